@@ -1,0 +1,113 @@
+// Package mem is the in-memory account-JWT store, registered as "mem://".
+// Each Open makes a new, empty store; it is meant for tests, for embedders
+// and for nats-server.conf's MEMORY resolver with resolver_preload.
+package mem
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/natsauth/natsauth/store"
+)
+
+func init() {
+	store.Register("mem", func(_ context.Context, _ *url.URL, _ store.Options) (store.Backend, error) {
+		return New(), nil
+	})
+}
+
+// Store keeps account JWTs in a map.
+type Store struct {
+	store.Broadcaster
+	mu      sync.RWMutex
+	records map[string]store.Record
+	closed  bool
+}
+
+var (
+	_ store.Backend = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// New returns an empty in-memory backend.
+func New() *Store { return &Store{records: map[string]store.Record{}} }
+
+// Get returns the record for account.
+func (s *Store) Get(_ context.Context, account string) (store.Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.Record{}, store.ErrClosed
+	}
+	rec, ok := s.records[account]
+	if !ok {
+		return store.Record{}, fmt.Errorf("get account %s: %w", account, store.ErrNotFound)
+	}
+	return rec, nil
+}
+
+// PutIfNewer stores rec unless a newer or identical JWT is stored.
+func (s *Store) PutIfNewer(_ context.Context, rec store.Record) (store.Change, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return store.Unchanged, store.ErrClosed
+	}
+	old, exists := s.records[rec.Account]
+	change, err := store.Decide(old, exists, rec)
+	if err != nil || change == store.Unchanged {
+		s.mu.Unlock()
+		return change, err
+	}
+	rec.UpdatedAt = time.Now()
+	s.records[rec.Account] = rec
+	// Publish under the lock so watchers see changes in commit order.
+	s.Publish(store.Event{Kind: store.EventPut, Account: rec.Account, JWT: rec.JWT})
+	s.mu.Unlock()
+	return change, nil
+}
+
+// Delete removes account.
+func (s *Store) Delete(_ context.Context, account string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	if _, ok := s.records[account]; !ok {
+		return fmt.Errorf("delete account %s: %w", account, store.ErrNotFound)
+	}
+	delete(s.records, account)
+	s.Publish(store.Event{Kind: store.EventDelete, Account: account})
+	return nil
+}
+
+// List returns every stored account key, sorted.
+func (s *Store) List(_ context.Context) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	out := make([]string, 0, len(s.records))
+	for k := range s.records {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Close empties the store and ends every watch.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.Broadcaster.Close()
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/natsauth/natsauth/trust"
+)
+
+// Wrap returns the validated Store over a backend. Every key is checked
+// before it reaches the backend and every JWT is validated before a write.
+func Wrap(b Backend, opts Options) Store {
+	return &validated{b: b, policy: opts.Policy}
+}
+
+// Unwrap returns the backend under a Store made by Wrap or Open, or nil.
+func Unwrap(s Store) Backend {
+	if v, ok := s.(*validated); ok {
+		return v.b
+	}
+	return nil
+}
+
+type validated struct {
+	b      Backend
+	policy *trust.Policy
+}
+
+var (
+	_ Store   = (*validated)(nil)
+	_ Watcher = (*validated)(nil)
+)
+
+func (v *validated) Get(ctx context.Context, account string) (Record, error) {
+	if err := trust.CheckAccountKey(account); err != nil {
+		return Record{}, fmt.Errorf("get account: %w", err)
+	}
+	return v.b.Get(ctx, account)
+}
+
+func (v *validated) Put(ctx context.Context, account, token string) (Change, error) {
+	ac, err := v.policy.CheckAccount(account, token)
+	if err != nil {
+		return Unchanged, fmt.Errorf("put account: %w", err)
+	}
+	return v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
+}
+
+func (v *validated) Delete(ctx context.Context, account string) error {
+	if err := trust.CheckAccountKey(account); err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	return v.b.Delete(ctx, account)
+}
+
+func (v *validated) List(ctx context.Context) ([]string, error) { return v.b.List(ctx) }
+
+func (v *validated) Close() error { return v.b.Close() }
+
+// Watch reports changes if the backend can; otherwise it returns an error
+// wrapping ErrWatchUnsupported.
+func (v *validated) Watch(ctx context.Context) (<-chan Event, error) {
+	w, ok := v.b.(Watcher)
+	if !ok {
+		return nil, fmt.Errorf("watch: %w", ErrWatchUnsupported)
+	}
+	return w.Watch(ctx)
+}
