@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/natsauth/natsauth/trust"
 )
@@ -39,6 +40,11 @@ func (v *validated) Get(ctx context.Context, account string) (Record, error) {
 }
 
 func (v *validated) Put(ctx context.Context, account, token string) (Change, error) {
+	if len(token) <= trust.MaxJWTSize {
+		// Store the bare JWT, as CheckAccount validates it: a token read
+		// from a file may end with a newline.
+		token = strings.TrimSpace(token)
+	}
 	ac, err := v.policy.CheckAccount(account, token)
 	if err != nil {
 		return Unchanged, fmt.Errorf("put account: %w", err)
