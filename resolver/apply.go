@@ -1,0 +1,239 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/store"
+)
+
+// appliedJWT is the version of an account last applied to the server.
+type appliedJWT struct {
+	jwt     string
+	iat     int64
+	removed bool // the account was deleted: any JWT may follow
+}
+
+// watchLoop follows the store's changes until ctx ends, re-establishing the
+// watch after a failure.
+func (r *Resolver) watchLoop(ctx context.Context) {
+	w, ok := r.st.(store.Watcher)
+	if !ok {
+		r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ch, err := w.Watch(ctx)
+		if errors.Is(err, store.ErrWatchUnsupported) {
+			r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+			return
+		}
+		if err != nil {
+			r.storeError("watch", err)
+			r.log.Warn("watch account store failed; retrying", "error", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		r.watchLive.Store(true)
+		// Whatever was cached before the watch began may be out of date.
+		r.reset(ctx)
+		for ev := range ch {
+			r.handle(ctx, ev)
+		}
+		r.watchLive.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("account store watch ended; re-establishing it", "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle applies one store event to the cache and the running server.
+func (r *Resolver) handle(ctx context.Context, ev store.Event) {
+	switch ev.Kind {
+	case store.EventPut:
+		if ev.JWT != "" {
+			r.remember(ev.Account, ev.JWT)
+		} else {
+			r.Invalidate(ev.Account)
+		}
+		r.refresh(ctx, ev.Account, ev.JWT)
+	case store.EventDelete:
+		r.forget(ev.Account)
+		r.remove(ev.Account)
+	case store.EventReset:
+		r.reset(ctx)
+	}
+}
+
+// reset drops what the cache holds and brings every account loaded in the
+// server up to date with the store.
+func (r *Resolver) reset(ctx context.Context) {
+	r.expireAll()
+	s := r.server()
+	if s == nil {
+		return
+	}
+	az, err := s.Accountz(&server.AccountzOptions{})
+	if err != nil {
+		r.log.Warn("list loaded accounts", "error", err)
+		return
+	}
+	for _, name := range az.Accounts {
+		if ctx.Err() != nil {
+			return
+		}
+		if nkeys.IsValidPublicAccountKey(name) {
+			r.refresh(ctx, name, "")
+		}
+	}
+}
+
+// refresh applies the stored JWT of account to the server if the account
+// is loaded there. hint is the JWT the event carried, used when the store
+// cannot be read.
+func (r *Resolver) refresh(ctx context.Context, account, hint string) {
+	s := r.server()
+	if s == nil || !isLoaded(s, account) {
+		return
+	}
+	gctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
+	rec, err := r.st.Get(gctx, account)
+	cancel()
+	switch {
+	case err == nil:
+		r.remember(account, rec.JWT)
+		r.apply(s, account, rec.JWT, rec.UpdatedAt)
+	case errors.Is(err, store.ErrNotFound):
+		r.forget(account)
+		r.remove(account)
+	case hint != "":
+		r.storeError("get", err)
+		r.apply(s, account, hint, time.Time{})
+	default:
+		r.storeError("get", err)
+		r.log.Warn("read account to apply a change; it stays as loaded", "account", account, "error", err)
+	}
+}
+
+// isLoaded reports whether the server has account loaded, without making
+// it fetch the account.
+func isLoaded(s *server.Server, account string) bool {
+	_, err := s.Accountz(&server.AccountzOptions{Account: account})
+	return err == nil
+}
+
+// apply updates the loaded account to token unless it is not newer than
+// what the server runs. It never makes the server load an account.
+func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.Time) {
+	ac, err := r.opts.Policy.CheckAccount(account, token)
+	if err != nil {
+		r.log.Error("refusing to apply an account JWT that fails validation", "account", account, "error", err)
+		return
+	}
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	az, err := s.Accountz(&server.AccountzOptions{Account: account})
+	if err != nil || az.Account == nil {
+		return // not loaded: the next connect fetches the new JWT
+	}
+	prev, ok := r.applied[account]
+	if !ok {
+		prev = versionOf(az.Account.Jwt)
+	}
+	switch {
+	case prev.jwt == token && !prev.removed:
+		return
+	case !prev.removed && prev.iat > ac.IssuedAt:
+		r.log.Warn("not applying an account JWT older than the one the server runs",
+			"account", account, "running_iat", prev.iat, "offered_iat", ac.IssuedAt)
+		return
+	}
+	acc, err := s.LookupAccount(account)
+	if err != nil || acc == nil {
+		r.log.Warn("look up loaded account to apply a change", "account", account, "error", err)
+		return
+	}
+	s.UpdateAccountClaims(acc, ac)
+	r.applied[account] = appliedJWT{jwt: token, iat: ac.IssuedAt}
+	var lag time.Duration
+	if !storedAt.IsZero() {
+		lag = max(time.Since(storedAt), 0)
+	}
+	r.obs.Applied(account, lag)
+	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+}
+
+// versionOf describes the JWT the server loaded for an account.
+func versionOf(token string) appliedJWT {
+	if token == "" {
+		return appliedJWT{}
+	}
+	ac, err := jwt.DecodeAccountClaims(token)
+	if err != nil {
+		return appliedJWT{}
+	}
+	return appliedJWT{jwt: token, iat: ac.IssuedAt}
+}
+
+// remove disables a deleted account in the running server, the way the
+// full resolver does as far as nats-server's exported API allows: it is
+// marked expired (new connections are refused until the store has it
+// again), every client and leaf node connection is closed (connection
+// limit 0), its JetStream is disabled (stream data stays on disk), and
+// its exports and imports are dropped. The system account is never
+// removed.
+func (r *Resolver) remove(account string) {
+	s := r.server()
+	if s == nil || !isLoaded(s, account) {
+		return
+	}
+	if sys := s.SystemAccount(); sys != nil && sys.Name == account {
+		r.log.Warn("the system account was deleted from the store; it stays loaded", "account", account)
+		return
+	}
+	acc, err := s.LookupAccount(account)
+	if err != nil || acc == nil {
+		return
+	}
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	tomb := jwt.NewAccountClaims(account)
+	tomb.Name = "deleted"
+	tomb.Expires = time.Now().Unix()
+	tomb.Limits.Conn = 0
+	tomb.Limits.LeafNodeConn = 0
+	tomb.Limits.Subs = 0
+	tomb.Limits.Payload = 0
+	tomb.Limits.Data = 0
+	tomb.Limits.Imports = 0
+	tomb.Limits.Exports = 0
+	tomb.Limits.JetStreamLimits = jwt.JetStreamLimits{}
+	s.UpdateAccountClaims(acc, tomb)
+	r.applied[account] = appliedJWT{removed: true}
+	r.log.Info("account deleted from the store: disabled it and closed its connections", "account", account)
+}
