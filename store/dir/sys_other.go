@@ -1,0 +1,21 @@
+//go:build !unix
+
+package dir
+
+import (
+	"context"
+	"errors"
+	"os"
+)
+
+// errSyncUnsupported is what fsync of a directory returns where the
+// platform cannot do it.
+var errSyncUnsupported = errors.ErrUnsupported
+
+// lockFile is a no-op without flock: newer-only is then atomic within one
+// process only.
+func lockFile(context.Context, *os.File) error { return nil }
+
+func unlockFile(*os.File) {}
+
+func inode(os.FileInfo) uint64 { return 0 }
