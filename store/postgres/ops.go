@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/natsauth/natsauth/store"
+)
+
+// Get returns the stored record for account.
+func (s *Store) Get(ctx context.Context, account string) (store.Record, error) {
+	op := "get account " + account
+	if s.isClosed() {
+		return store.Record{}, fmt.Errorf("%s: %w", op, store.ErrClosed)
+	}
+	rec, err := s.get(ctx, s.pool, account, false)
+	if retryable(ctx, err) {
+		rec, err = s.get(ctx, s.pool, account, false)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Record{}, s.wrapErr(op, err)
+	}
+	return rec, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// get reads one row; forUpdate locks it for the enclosing transaction.
+func (s *Store) get(ctx context.Context, q querier, account string, forUpdate bool) (store.Record, error) {
+	sql := `SELECT jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts WHERE account_id = $1`
+	if forUpdate {
+		sql += " FOR UPDATE"
+	}
+	var (
+		rec      = store.Record{Account: account}
+		iat, exp *int64
+		jti, iss *string
+		updated  *time.Time
+	)
+	if err := q.QueryRow(ctx, sql, account).Scan(&rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
+		return store.Record{}, err
+	}
+	// Rows written by other tools may lack the claim columns, or carry
+	// stale ones: the JWT itself is the truth when it can be read.
+	if c, ok := peekClaims(rec.JWT); ok {
+		rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = c.IssuedAt, c.ID, c.Issuer, c.Expires
+	} else {
+		rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = deref(iat), deref(jti), deref(iss), deref(exp)
+	}
+	if updated != nil {
+		rec.UpdatedAt = *updated
+	}
+	return rec, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// PutIfNewer stores rec unless the stored JWT is newer (store.ErrStale) or
+// the same (store.Unchanged). Writers serialize on one advisory lock, so
+// two writers never lose an update.
+func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	op := "put account " + rec.Account
+	if s.isClosed() {
+		return store.Unchanged, fmt.Errorf("%s: %w", op, store.ErrClosed)
+	}
+	change, err := s.putIfNewer(ctx, rec)
+	if retryable(ctx, err) {
+		// The connection broke. If the first attempt committed after all,
+		// this one finds the same JWT and reports Unchanged.
+		change, err = s.putIfNewer(ctx, rec)
+	}
+	if errors.Is(err, store.ErrStale) {
+		return store.Unchanged, err
+	}
+	if err != nil {
+		return store.Unchanged, s.wrapErr(op, err)
+	}
+	if change != store.Unchanged {
+		s.wrote(ctx)
+	}
+	return change, nil
+}
+
+func (s *Store) putIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	var change store.Change
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
+			return err
+		}
+		old, err := s.get(ctx, tx, rec.Account, true)
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		change, err = store.Decide(old, exists, rec)
+		if err != nil || change == store.Unchanged {
+			return err
+		}
+		if exists {
+			_, err = tx.Exec(ctx, `UPDATE account_jwts
+SET jwt = $2, issued_at = $3, jti = $4, issuer = $5, expires = $6, updated_at = now()
+WHERE account_id = $1`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO account_jwts
+(account_id, jwt, issued_at, jti, issuer, expires, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, now(), now())`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
+		}
+		return err
+	})
+	return change, err
+}
+
+// Delete removes account's JWT.
+func (s *Store) Delete(ctx context.Context, account string) error {
+	op := "delete account " + account
+	if s.isClosed() {
+		return fmt.Errorf("%s: %w", op, store.ErrClosed)
+	}
+	tag, err := s.pool.Exec(ctx, "DELETE FROM account_jwts WHERE account_id = $1", account)
+	if retryable(ctx, err) {
+		// Not sent or rolled back with the broken connection; if it did
+		// commit, the retry reports not found.
+		tag, err = s.pool.Exec(ctx, "DELETE FROM account_jwts WHERE account_id = $1", account)
+	}
+	if err != nil {
+		return s.wrapErr(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	s.wrote(ctx)
+	return nil
+}
+
+// List returns every stored account key, sorted.
+func (s *Store) List(ctx context.Context) ([]string, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("list accounts: %w", store.ErrClosed)
+	}
+	keys, err := s.list(ctx)
+	if retryable(ctx, err) {
+		keys, err = s.list(ctx)
+	}
+	if err != nil {
+		return nil, s.wrapErr("list accounts", err)
+	}
+	return keys, nil
+}
+
+func (s *Store) list(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT account_id FROM account_jwts ORDER BY account_id COLLATE \"C\"")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if keys == nil && err == nil {
+		keys = []string{}
+	}
+	return keys, err
+}
+
+// wrote counts a write and now and then trims the change log.
+func (s *Store) wrote(ctx context.Context) {
+	every := min(256, max(1, s.keep/4))
+	if s.writes.Add(1)%every != 0 {
+		return
+	}
+	if err := s.trim(ctx); err != nil {
+		s.log.Warn("trim change log", "err", err)
+	}
+}
+
+// trim removes all but the newest keep entries of the change log and
+// records how far it removed, so that watchers behind it reset.
+func (s *Store) trim(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `WITH gone AS (
+    DELETE FROM account_jwt_changes
+    WHERE seq <= (SELECT max(seq) FROM account_jwt_changes) - $1
+    RETURNING seq
+)
+UPDATE account_jwt_changes_trimmed
+SET through = GREATEST(through, (SELECT max(seq) FROM gone))
+WHERE EXISTS (SELECT 1 FROM gone)`, s.keep)
+	return s.wrapErr("trim change log", err)
+}
+
+// claims are the fields of a JWT payload that the store indexes.
+type claims struct {
+	IssuedAt int64  `json:"iat"`
+	ID       string `json:"jti"`
+	Issuer   string `json:"iss"`
+	Expires  int64  `json:"exp"`
+}
+
+// peekClaims reads a JWT's payload without checking its signature: only
+// for indexing what is already stored.
+func peekClaims(token string) (claims, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return claims{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return claims{}, false
+	}
+	var c claims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return claims{}, false
+	}
+	return c, true
+}
