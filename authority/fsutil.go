@@ -1,0 +1,187 @@
+package authority
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// File and directory modes of everything in a home: seeds, creds and JWTs
+// are private to the user, as nsc writes them.
+const (
+	fileMode = 0o600
+	dirMode  = 0o700
+)
+
+// mkdirs creates dir and any missing parents with dirMode and returns the
+// directories it created, outermost first.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("create directory %s: %s is not a directory", dir, d)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("create directory %s: %w", dir, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var created []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return created, fmt.Errorf("create directory %s: %w", missing[i], err)
+		}
+		created = append(created, missing[i])
+	}
+	return created, nil
+}
+
+// writeAtomic replaces path with data: it writes a temporary file in the
+// same directory, syncs it, renames it over path and syncs the directory,
+// so a reader sees the old or the new content, never a mix.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tmp.Close()
+			_ = os.Remove(name)
+		}
+	}()
+	if err := tmp.Chmod(fileMode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// txn is a set of file writes and removals applied together: each file is
+// replaced atomically, and if one step fails the steps already done are
+// undone, so a failed operation leaves the home as it was.
+type txn struct {
+	ops []txnOp
+}
+
+type txnOp struct {
+	path   string
+	data   []byte
+	remove bool
+}
+
+// put schedules writing data to path (mode 0600, parents 0700).
+func (t *txn) put(path string, data []byte) {
+	t.ops = append(t.ops, txnOp{path: path, data: data})
+}
+
+// del schedules removing path; a missing file is not an error.
+func (t *txn) del(path string) {
+	t.ops = append(t.ops, txnOp{path: path, remove: true})
+}
+
+type txnUndo struct {
+	path    string
+	old     []byte
+	existed bool
+}
+
+// commit applies the scheduled steps in order, rolling back on failure.
+func (t *txn) commit() (err error) {
+	var undos []txnUndo
+	var created []string
+	defer func() {
+		if err == nil {
+			return
+		}
+		for i := len(undos) - 1; i >= 0; i-- {
+			u := undos[i]
+			if u.existed {
+				_ = writeAtomic(u.path, u.old)
+			} else {
+				_ = os.Remove(u.path)
+			}
+		}
+		for i := len(created) - 1; i >= 0; i-- {
+			_ = os.Remove(created[i]) // only succeeds when empty
+		}
+	}()
+	for _, o := range t.ops {
+		old, rerr := os.ReadFile(o.path)
+		existed := rerr == nil
+		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return fmt.Errorf("read %s: %w", o.path, rerr)
+		}
+		if o.remove {
+			if !existed {
+				continue
+			}
+			if err := os.Remove(o.path); err != nil {
+				return fmt.Errorf("remove %s: %w", o.path, err)
+			}
+			undos = append(undos, txnUndo{path: o.path, old: old, existed: true})
+			continue
+		}
+		dirs, err := mkdirs(filepath.Dir(o.path))
+		created = append(created, dirs...)
+		if err != nil {
+			return err
+		}
+		if err := writeAtomic(o.path, o.data); err != nil {
+			return err
+		}
+		undos = append(undos, txnUndo{path: o.path, old: old, existed: existed})
+	}
+	return nil
+}
+
+// prune names an empty directory to remove after a deletion, and the
+// directory above which removal stops.
+type prune struct{ dir, stop string }
+
+// pruneDirs removes dir and then its parents while they are empty,
+// stopping at (and never removing) stop.
+func pruneDirs(dir, stop string) {
+	stop = filepath.Clean(stop)
+	for d := filepath.Clean(dir); d != stop && len(d) > len(stop); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,447 @@
+package authority
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+)
+
+// UserEdit sets a user's permissions and limits. Lists add entries; nil
+// pointers leave a setting as it is, so an edit changes only what it names.
+type UserEdit struct {
+	AllowPub    []string // subjects the user may publish to
+	AllowSub    []string // subjects (or "subject queue") the user may subscribe to
+	AllowPubSub []string // added to both AllowPub and AllowSub
+	DenyPub     []string
+	DenySub     []string
+	DenyPubSub  []string
+	// Remove takes subjects out of every allow and deny list (edit only).
+	Remove []string
+
+	// RespMax allows publishing to reply subjects of received requests,
+	// up to RespMax responses per request (-1 unlimited).
+	RespMax *int
+	// RespTTL limits how long after a request the response may be sent.
+	RespTTL *time.Duration
+	// RemoveResp drops the response permission (edit only).
+	RemoveResp bool
+
+	Expires *time.Time // the zero time means never
+	Start   *time.Time // the zero time means immediately
+	Bearer  *bool      // bearer token: no nonce signature needed to connect
+
+	Src        []string // source networks (CIDR, or a single IP) allowed to connect
+	RemoveSrc  []string
+	Tags       []string
+	RemoveTags []string
+}
+
+// IsZero reports whether the edit changes nothing.
+func (e UserEdit) IsZero() bool {
+	return len(e.AllowPub)+len(e.AllowSub)+len(e.AllowPubSub)+len(e.DenyPub)+len(e.DenySub)+
+		len(e.DenyPubSub)+len(e.Remove)+len(e.Src)+len(e.RemoveSrc)+len(e.Tags)+len(e.RemoveTags) == 0 &&
+		e.RespMax == nil && e.RespTTL == nil && !e.RemoveResp && e.Expires == nil && e.Start == nil && e.Bearer == nil
+}
+
+// Bool returns a pointer to v, for UserEdit.Bearer.
+func Bool(v bool) *bool { return &v }
+
+// check adds a problem for every invalid value. edit says whether a user
+// is edited; cur is that user when it was found. It returns the normalized
+// source networks.
+func (e UserEdit) check(p *problems, cur *jwt.UserClaims, edit bool) []string {
+	for _, l := range []struct {
+		name  string
+		subs  []string
+		queue bool
+	}{
+		{"allow-pub", e.AllowPub, false}, {"allow-sub", e.AllowSub, true},
+		{"allow-pubsub", e.AllowPubSub, false}, {"deny-pub", e.DenyPub, false},
+		{"deny-sub", e.DenySub, true}, {"deny-pubsub", e.DenyPubSub, false},
+	} {
+		for _, s := range l.subs {
+			if err := checkPermissionSubject(s, l.queue); err != nil {
+				p.add("%s: %v", l.name, err)
+			}
+		}
+	}
+	if e.RespMax != nil && *e.RespMax < 1 && *e.RespMax != -1 {
+		p.add("allow-pub-response %d is invalid: give the number of responses allowed per request (1 or more, -1 for unlimited)", *e.RespMax)
+	}
+	if e.RespTTL != nil && *e.RespTTL < 0 {
+		p.add("response-ttl %v is negative", *e.RespTTL)
+	}
+	if e.RemoveResp && (e.RespMax != nil || e.RespTTL != nil) {
+		p.add("removing the response permission conflicts with setting allow-pub-response or response-ttl")
+	}
+	start, expires := int64(0), int64(0)
+	if cur != nil {
+		start, expires = cur.NotBefore, cur.Expires
+	}
+	if e.Start != nil {
+		start = unixOrZero(*e.Start)
+	}
+	if e.Expires != nil {
+		expires = unixOrZero(*e.Expires)
+	}
+	if start != 0 && expires != 0 && expires <= start {
+		p.add("expiry %s is not after start %s", time.Unix(expires, 0).UTC().Format(time.RFC3339),
+			time.Unix(start, 0).UTC().Format(time.RFC3339))
+	}
+	var src []string
+	for _, s := range e.Src {
+		n, err := normalizeNetwork(s)
+		if err != nil {
+			p.add("source-network: %v", err)
+			continue
+		}
+		src = append(src, n)
+	}
+	for _, t := range e.Tags {
+		if err := checkTag(t); err != nil {
+			p.add("tag: %v", err)
+		}
+	}
+	if !edit && (len(e.Remove) > 0 || e.RemoveResp || len(e.RemoveSrc) > 0 || len(e.RemoveTags) > 0) {
+		p.add("removing permissions, networks or tags applies only when editing a user")
+	}
+	if cur == nil {
+		return src
+	}
+	perms := cur.Permissions
+	for _, s := range e.Remove {
+		if !perms.Pub.Allow.Contains(s) && !perms.Pub.Deny.Contains(s) &&
+			!perms.Sub.Allow.Contains(s) && !perms.Sub.Deny.Contains(s) {
+			p.add("rm: user %s has no permission %q", cur.Name, s)
+		}
+	}
+	if e.RemoveResp && perms.Resp == nil {
+		p.add("rm-response-perms: user %s has no response permission", cur.Name)
+	}
+	for _, s := range e.RemoveSrc {
+		n, err := normalizeNetwork(s)
+		if err != nil {
+			n = s
+		}
+		if !cur.Src.Contains(n) && !cur.Src.Contains(s) {
+			p.add("rm-source-network: user %s has no source network %q", cur.Name, s)
+		}
+	}
+	for _, t := range e.RemoveTags {
+		if !cur.Tags.Contains(t) {
+			p.add("rm-tag: user %s has no tag %q", cur.Name, t)
+		}
+	}
+	return src
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// normalizeNetwork accepts a CIDR ("10.0.0.0/8") or a single address
+// ("192.168.1.5", made a /32 or /128) and returns it in canonical CIDR form.
+func normalizeNetwork(s string) (string, error) {
+	in := strings.TrimSpace(s)
+	if strings.Contains(in, "/") {
+		_, n, err := net.ParseCIDR(in)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8", s)
+		}
+		return n.String(), nil
+	}
+	ip := net.ParseIP(in)
+	if ip == nil {
+		return "", fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8 or an IP address", s)
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String() + "/32", nil
+	}
+	return ip.String() + "/128", nil
+}
+
+func checkTag(t string) error {
+	v := strings.TrimSpace(t)
+	if v == "" {
+		return fmt.Errorf("tag is empty")
+	}
+	if len(v) > 256 {
+		return fmt.Errorf("tag %.20q... is longer than 256 bytes", v)
+	}
+	for _, r := range v {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("tag %q contains whitespace or a control character", t)
+		}
+	}
+	return nil
+}
+
+// apply writes the edit into uc, the way nsc does: additions, then
+// removals, lists sorted.
+func (e UserEdit) apply(uc *jwt.UserClaims, src []string) {
+	perms := &uc.Permissions
+	if e.RemoveResp {
+		perms.Resp = nil
+	}
+	if e.RespMax != nil {
+		if perms.Resp == nil {
+			perms.Resp = &jwt.ResponsePermission{}
+		}
+		perms.Resp.MaxMsgs = *e.RespMax
+	}
+	if e.RespTTL != nil {
+		if perms.Resp == nil {
+			perms.Resp = &jwt.ResponsePermission{}
+		}
+		perms.Resp.Expires = *e.RespTTL
+	}
+	perms.Pub.Allow.Add(e.AllowPub...)
+	perms.Pub.Allow.Add(e.AllowPubSub...)
+	perms.Pub.Deny.Add(e.DenyPub...)
+	perms.Pub.Deny.Add(e.DenyPubSub...)
+	perms.Sub.Allow.Add(e.AllowSub...)
+	perms.Sub.Allow.Add(e.AllowPubSub...)
+	perms.Sub.Deny.Add(e.DenySub...)
+	perms.Sub.Deny.Add(e.DenyPubSub...)
+	for _, l := range []*jwt.StringList{&perms.Pub.Allow, &perms.Pub.Deny, &perms.Sub.Allow, &perms.Sub.Deny} {
+		l.Remove(e.Remove...)
+		if len(*l) == 0 {
+			*l = nil
+		}
+		sort.Strings(*l)
+	}
+	if e.Start != nil {
+		uc.NotBefore = unixOrZero(*e.Start)
+	}
+	if e.Expires != nil {
+		uc.Expires = unixOrZero(*e.Expires)
+	}
+	if e.Bearer != nil {
+		uc.BearerToken = *e.Bearer
+	}
+	uc.Src.Add(src...)
+	for _, s := range e.RemoveSrc {
+		if n, err := normalizeNetwork(s); err == nil {
+			uc.Src.Remove(n)
+		}
+		uc.Src.Remove(s)
+	}
+	uc.Tags.Add(e.Tags...)
+	uc.Tags.Remove(e.RemoveTags...)
+	sort.Strings(uc.Tags)
+}
+
+// checkUserClaims reports the blocking problems jwt finds in uc (time
+// checks excepted: an expired user may be issued on purpose).
+func checkUserClaims(p *problems, uc *jwt.UserClaims) {
+	vr := jwt.CreateValidationResults()
+	uc.Validate(vr)
+	for _, is := range vr.Issues {
+		if is.Blocking && !is.TimeCheck {
+			p.add("%s", is.Description)
+		}
+	}
+}
+
+// AddUser creates a user of account, signed by the account's identity
+// key, and writes its seed and creds file.
+func (h *Home) AddUser(account, name string, e UserEdit) (*UserInfo, error) {
+	p := newProblems("add user %s", name)
+	if err := CheckName("user", name); err != nil {
+		p.add("%v", err)
+	}
+	src := e.check(p, nil, false)
+	unlock, err := h.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	acc, err := h.readAccount(account)
+	p.addErr(err)
+	var signer nkeys.KeyPair
+	if acc != nil {
+		users, err := h.listUsers(acc)
+		p.addErr(err)
+		for _, u := range users {
+			if strings.EqualFold(u.Name, name) {
+				if u.Name == name {
+					p.addKind(ErrExists, "user %q already exists in account %s", name, acc.Name)
+				} else {
+					p.addKind(ErrExists, "user %q differs only in case from the existing user %q", name, u.Name)
+				}
+			}
+		}
+		if e.Bearer != nil && *e.Bearer && acc.Claims.Limits.DisallowBearer {
+			p.add("account %s does not allow bearer tokens", acc.Name)
+		}
+		signer, err = h.AccountSigner(acc.Pub)
+		p.addErr(err)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("add user %s: create key: %w", name, err)
+	}
+	uc := jwt.NewUserClaims(pubKey(kp))
+	uc.Name = name
+	e.apply(uc, src)
+	checkUserClaims(p, uc)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	var t txn
+	if _, err := h.stageKey(&t, kp); err != nil {
+		return nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	info, err := h.stageUser(&t, acc, name, uc, signer, kp)
+	if err != nil {
+		return nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	if err := t.commit(); err != nil {
+		return nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	return info, nil
+}
+
+// EditUser applies e to a user and re-signs it; its creds file is
+// rewritten when the user's seed is in the keystore.
+func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
+	p := newProblems("edit user %s", name)
+	if e.IsZero() {
+		p.add("nothing to change: give a permission, limit or setting to change")
+	}
+	unlock, err := h.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	acc, err := h.readAccount(account)
+	p.addErr(err)
+	var cur *UserInfo
+	var signer nkeys.KeyPair
+	if acc != nil {
+		cur, err = h.readUser(acc, name)
+		p.addErr(err)
+		signer, err = h.AccountSigner(acc.Pub)
+		p.addErr(err)
+		if e.Bearer != nil && *e.Bearer && acc.Claims.Limits.DisallowBearer {
+			p.add("account %s does not allow bearer tokens", acc.Name)
+		}
+	}
+	var curClaims *jwt.UserClaims
+	if cur != nil {
+		curClaims = cur.Claims
+	}
+	src := e.check(p, curClaims, true)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	uc, err := jwt.DecodeUserClaims(cur.JWT)
+	if err != nil {
+		return nil, fmt.Errorf("edit user %s: %w", name, err)
+	}
+	e.apply(uc, src)
+	checkUserClaims(p, uc)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	kp, err := h.readKey(cur.Pub)
+	if err != nil {
+		kp = nil // no seed: the JWT is re-signed, no creds file is written
+	}
+	var t txn
+	info, err := h.stageUser(&t, acc, name, uc, signer, kp)
+	if err != nil {
+		return nil, fmt.Errorf("edit user %s: %w", name, err)
+	}
+	if err := t.commit(); err != nil {
+		return nil, fmt.Errorf("edit user %s: %w", name, err)
+	}
+	return info, nil
+}
+
+// stageUser signs uc with the account key and schedules writing the user
+// JWT and, when kp is known, the creds file.
+func (h *Home) stageUser(t *txn, acc *AccountInfo, name string, uc *jwt.UserClaims, signer, kp nkeys.KeyPair) (*UserInfo, error) {
+	tok, err := uc.Encode(signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign user: %w", err)
+	}
+	t.put(h.userJWTPath(acc.Name, name), []byte(tok))
+	if kp != nil {
+		creds, err := formatCreds(tok, kp)
+		if err != nil {
+			return nil, err
+		}
+		t.put(h.CredsPath(acc.Name, name), creds)
+	}
+	return &UserInfo{Account: acc.Name, AccountPub: acc.Pub, Name: name, Pub: uc.Subject, JWT: tok, Claims: uc}, nil
+}
+
+// DeleteUser removes a user's JWT, creds file and seed. A deleted user's
+// JWT stays valid wherever it was copied; revoke it first (RevokeUser) to
+// make servers refuse it.
+func (h *Home) DeleteUser(account, name string) error {
+	p := newProblems("delete user %s", name)
+	unlock, err := h.lock(true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	acc, err := h.readAccount(account)
+	p.addErr(err)
+	var u *UserInfo
+	if acc != nil {
+		u, err = h.readUser(acc, name)
+		p.addErr(err)
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	var t txn
+	prunes := h.stageDeleteUser(&t, u)
+	if err := t.commit(); err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	for _, d := range prunes {
+		pruneDirs(d.dir, d.stop)
+	}
+	return nil
+}
+
+// stageDeleteUser schedules removing a user's files and returns the
+// directories to prune afterwards.
+func (h *Home) stageDeleteUser(t *txn, u *UserInfo) []prune {
+	t.del(h.userJWTPath(u.Account, u.Name))
+	t.del(h.CredsPath(u.Account, u.Name))
+	out := []prune{{h.usersDir(u.Account), h.accountDir(u.Account)}}
+	if nkeys.IsValidPublicUserKey(u.Pub) {
+		t.del(h.keyPath(u.Pub))
+		out = append(out, h.pruneKey(u.Pub))
+	}
+	return out
+}
+
+// Creds returns the creds file content (JWT and seed) of a user.
+func (h *Home) Creds(account, user string) ([]byte, error) {
+	u, err := h.User(account, user)
+	if err != nil {
+		return nil, fmt.Errorf("creds: %w", err)
+	}
+	kp, err := h.readKey(u.Pub)
+	if err != nil {
+		return nil, fmt.Errorf("creds for user %s: %w", user, err)
+	}
+	return formatCreds(u.JWT, kp)
+}
