@@ -29,6 +29,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -199,9 +201,21 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// probeKey is a well-formed account key that no real account has (all
-// zero bytes); reading it tells whether the store answers.
-const probeKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+// probeKey is a well-formed account key (from a fixed, public seed) that
+// no real account uses; reading it tells whether the store answers.
+var probeKey = func() string {
+	var raw [32]byte
+	copy(raw[:], "natsauth account server probe")
+	kp, err := nkeys.FromRawSeed(nkeys.PrefixByteAccount, raw[:])
+	if err != nil {
+		panic("accountserver: probe key: " + err.Error())
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		panic("accountserver: probe key: " + err.Error())
+	}
+	return pub
+}()
 
 // Pinger is implemented by store backends that can check their connection
 // more cheaply than a read.
