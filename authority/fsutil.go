@@ -116,30 +116,16 @@ func (t *txn) del(path string) {
 	t.ops = append(t.ops, txnOp{path: path, remove: true})
 }
 
-type txnUndo struct {
-	path    string
-	old     []byte
-	existed bool
-}
-
-// commit applies the scheduled steps in order, rolling back on failure.
+// commit applies the scheduled steps in order. If one fails, the steps
+// already done are undone in reverse order (files restored or removed,
+// directories it created removed).
 func (t *txn) commit() (err error) {
-	var undos []txnUndo
-	var created []string
+	var undo []func()
 	defer func() {
-		if err == nil {
-			return
-		}
-		for i := len(undos) - 1; i >= 0; i-- {
-			u := undos[i]
-			if u.existed {
-				_ = writeAtomic(u.path, u.old)
-			} else {
-				_ = os.Remove(u.path)
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
 			}
-		}
-		for i := len(created) - 1; i >= 0; i-- {
-			_ = os.Remove(created[i]) // only succeeds when empty
 		}
 	}()
 	for _, o := range t.ops {
@@ -148,6 +134,12 @@ func (t *txn) commit() (err error) {
 		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			return fmt.Errorf("read %s: %w", o.path, rerr)
 		}
+		restore := func(path string) func() {
+			if existed {
+				return func() { _ = writeAtomic(path, old) }
+			}
+			return func() { _ = os.Remove(path) }
+		}(o.path)
 		if o.remove {
 			if !existed {
 				continue
@@ -155,18 +147,20 @@ func (t *txn) commit() (err error) {
 			if err := os.Remove(o.path); err != nil {
 				return fmt.Errorf("remove %s: %w", o.path, err)
 			}
-			undos = append(undos, txnUndo{path: o.path, old: old, existed: true})
+			undo = append(undo, restore)
 			continue
 		}
 		dirs, err := mkdirs(filepath.Dir(o.path))
-		created = append(created, dirs...)
+		for _, d := range dirs {
+			undo = append(undo, func() { _ = os.Remove(d) })
+		}
 		if err != nil {
 			return err
 		}
 		if err := writeAtomic(o.path, o.data); err != nil {
 			return err
 		}
-		undos = append(undos, txnUndo{path: o.path, old: old, existed: existed})
+		undo = append(undo, restore)
 	}
 	return nil
 }
@@ -180,7 +174,7 @@ type prune struct{ dir, stop string }
 func pruneDirs(dir, stop string) {
 	stop = filepath.Clean(stop)
 	for d := filepath.Clean(dir); d != stop && len(d) > len(stop); d = filepath.Dir(d) {
-		if os.Remove(d) != nil {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
 	}
