@@ -173,9 +173,8 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 			"account", account, "running_iat", prev.iat, "offered_iat", ac.IssuedAt)
 		return
 	}
-	acc, err := s.LookupAccount(account)
-	if err != nil || acc == nil {
-		r.log.Warn("look up loaded account to apply a change", "account", account, "error", err)
+	acc := loadedAccount(s, account)
+	if acc == nil {
 		return
 	}
 	s.UpdateAccountClaims(acc, ac)
@@ -186,6 +185,19 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	}
 	r.obs.Applied(account, lag)
 	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+}
+
+// loadedAccount returns the loaded account without the expiry check and
+// re-fetch of s.LookupAccount (a deleted, expired account must still be
+// reachable when it is stored again). Call it only for an account that
+// isLoaded: nats-server never unloads an account in operator mode, so
+// LookupOrRegisterAccount registers nothing new.
+func loadedAccount(s *server.Server, account string) *server.Account {
+	acc, isNew := s.LookupOrRegisterAccount(account)
+	if isNew {
+		return nil // cannot happen for a loaded account; leave the placeholder inert
+	}
+	return acc
 }
 
 // versionOf describes the JWT the server loaded for an account.
@@ -216,8 +228,8 @@ func (r *Resolver) remove(account string) {
 		r.log.Warn("the system account was deleted from the store; it stays loaded", "account", account)
 		return
 	}
-	acc, err := s.LookupAccount(account)
-	if err != nil || acc == nil {
+	acc := loadedAccount(s, account)
+	if acc == nil {
 		return
 	}
 	r.applyMu.Lock()
