@@ -21,7 +21,7 @@ func (s *Store) Get(ctx context.Context, account string) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
 	rec, err := s.get(ctx, s.pool, account, false)
-	if retryable(ctx, err) {
+	for i := 0; i < retries && retryable(ctx, err); i++ {
 		rec, err = s.get(ctx, s.pool, account, false)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -83,7 +83,7 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 		return store.Unchanged, fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
 	change, err := s.putIfNewer(ctx, rec)
-	if retryable(ctx, err) {
+	for i := 0; i < retries && retryable(ctx, err); i++ {
 		// The connection broke. If the first attempt committed after all,
 		// this one finds the same JWT and reports Unchanged.
 		change, err = s.putIfNewer(ctx, rec)
@@ -136,7 +136,7 @@ func (s *Store) Delete(ctx context.Context, account string) error {
 		return fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
 	tag, err := s.pool.Exec(ctx, "DELETE FROM account_jwts WHERE account_id = $1", account)
-	if retryable(ctx, err) {
+	for i := 0; i < retries && retryable(ctx, err); i++ {
 		// Not sent or rolled back with the broken connection; if it did
 		// commit, the retry reports not found.
 		tag, err = s.pool.Exec(ctx, "DELETE FROM account_jwts WHERE account_id = $1", account)
@@ -157,7 +157,7 @@ func (s *Store) List(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list accounts: %w", store.ErrClosed)
 	}
 	keys, err := s.list(ctx)
-	if retryable(ctx, err) {
+	for i := 0; i < retries && retryable(ctx, err); i++ {
 		keys, err = s.list(ctx)
 	}
 	if err != nil {

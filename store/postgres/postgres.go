@@ -219,11 +219,18 @@ func unavailable(err error) bool {
 }
 
 // retryable reports whether an operation that failed with err may simply
-// be tried again on a fresh connection: the connection broke (e.g. the
-// server restarted) and the caller's context is still live.
+// be tried again on a fresh connection: a pooled connection broke (e.g. the
+// server restarted since it was used) and the caller's context is still
+// live. A failure to connect is not retried: the next attempt would meet
+// the same server.
 func retryable(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil && unavailable(err)
+	var ce *pgconn.ConnectError
+	return err != nil && ctx.Err() == nil && unavailable(err) && !errors.As(err, &ce)
 }
+
+// retries is how many times an operation is retried on a broken pooled
+// connection; the pool holds few connections and drops each broken one.
+const retries = 3
 
 // scrubParseError keeps pgx's message about a bad connection string but
 // not the string itself, which may hold a password.

@@ -108,16 +108,16 @@ CREATE TRIGGER natsauth_truncated AFTER TRUNCATE ON account_jwts
 // advisory lock so that processes opening the store at once do not race.
 func (s *Store) migrate(ctx context.Context) error {
 	err := s.migrateOnce(ctx)
-	if retryable(ctx, err) {
+	for i := 0; i < retries && retryable(ctx, err); i++ {
 		err = s.migrateOnce(ctx)
 	}
-	return err
+	return s.wrapErr("migrate schema", err)
 }
 
 func (s *Store) migrateOnce(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
-			return s.wrapErr("migrate schema: lock", err)
+			return fmt.Errorf("lock: %w", err)
 		}
 		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    integer PRIMARY KEY,
@@ -125,16 +125,16 @@ func (s *Store) migrateOnce(ctx context.Context) error {
     applied_at timestamptz NOT NULL DEFAULT now()
 )`)
 		if err != nil {
-			return s.wrapErr("migrate schema: create schema_migrations", err)
+			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 		applied := map[int]bool{}
 		rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
 		if err != nil {
-			return s.wrapErr("migrate schema: read schema_migrations", err)
+			return fmt.Errorf("read schema_migrations: %w", err)
 		}
 		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 		if err != nil {
-			return s.wrapErr("migrate schema: read schema_migrations", err)
+			return fmt.Errorf("read schema_migrations: %w", err)
 		}
 		latest := 0
 		for _, v := range versions {
@@ -142,17 +142,17 @@ func (s *Store) migrateOnce(ctx context.Context) error {
 			latest = max(latest, int(v))
 		}
 		if known := migrations[len(migrations)-1].version; latest > known {
-			return fmt.Errorf("migrate schema: database is at schema version %d, newer than this natsauth knows (%d): upgrade natsauth", latest, known)
+			return fmt.Errorf("database is at schema version %d, newer than this natsauth knows (%d): upgrade natsauth", latest, known)
 		}
 		for _, m := range migrations {
 			if applied[m.version] {
 				continue
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return s.wrapErr(fmt.Sprintf("migrate schema to version %d (%s)", m.version, m.name), err)
+				return fmt.Errorf("to version %d (%s): %w", m.version, m.name, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-				return s.wrapErr("migrate schema: record version", err)
+				return fmt.Errorf("record version: %w", err)
 			}
 			s.log.Info("schema migrated", "version", m.version, "migration", strings.TrimSpace(m.name))
 		}
