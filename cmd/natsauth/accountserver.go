@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/accountserver"
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
+
+	// An account server can serve what another one serves (http/https).
+	_ "github.com/natsauth/natsauth/store/httpstore"
+)
+
+func init() { register("", newAccountServerCmd) }
+
+// accountServerFlags are the flags of `natsauth account-server`.
+type accountServerFlags struct {
+	listen       string
+	tlsCert      string
+	tlsKey       string
+	natsURL      string
+	creds        string
+	operatorFile string
+	maxBody      int64
+}
+
+func newAccountServerCmd(a *app) *cobra.Command {
+	var f accountServerFlags
+	cmd := &cobra.Command{
+		Use:   "account-server",
+		Short: "Serve account JWTs over HTTP for nats-server's URL resolver and nsc push/pull",
+		Long: `Serve the account JWTs of a store (--store) with the nats-account-server API:
+GET/POST /jwt/v1/accounts/<pubkey>, GET /jwt/v1/operator, GET /healthz. Point stock
+nats-servers at it with
+
+    resolver: URL(http://HOST:PORT/jwt/v1/accounts/)
+
+and nsc at it with --account-jwt-server-url http://HOST:PORT/jwt/v1. Every POST is
+validated against the home's operator like every other write.
+
+With --nats (and --creds of a system-account user, by default the home's), every change
+to the store — whichever path made it — is announced on
+$SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`,
+		Example: `  natsauth account-server --listen 127.0.0.1:9090
+  natsauth account-server --store postgres://natsauth@db/natsauth --listen :9090 \
+      --tls-cert server.pem --tls-key server-key.pem --nats nats://127.0.0.1:4222`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runAccountServer(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:9090", "HTTP listen address")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serve https)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file")
+	fl.StringVar(&f.natsURL, "nats", "", "NATS URL to announce changes on (system account)")
+	fl.StringVar(&f.creds, "creds", "", "system-account user creds for --nats (default: the home's system user)")
+	fl.StringVar(&f.operatorFile, "operator", "", "operator JWT file to trust (default: the home's operator)")
+	fl.Int64Var(&f.maxBody, "max-body", accountserver.DefaultMaxBodyBytes, "largest POST body in bytes")
+	return cmd
+}
+
+// accountServerTrust returns the operator JWT and policy: from --operator,
+// or from the home.
+func (a *app) accountServerTrust(f accountServerFlags) (string, *trust.Policy, *authority.Home, error) {
+	if f.operatorFile != "" {
+		raw, err := os.ReadFile(f.operatorFile)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("read operator jwt: %w", err)
+		}
+		tok, err := jwt.ParseDecoratedJWT(raw)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("read operator jwt %s: %w", f.operatorFile, err)
+		}
+		tok = strings.TrimSpace(tok)
+		p, err := trust.FromOperatorJWTs(tok)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("operator jwt %s: %w", f.operatorFile, err)
+		}
+		return tok, p, nil, nil
+	}
+	dir, err := a.home()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	h, err := authority.Open(dir)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("%w (or pass --operator FILE)", err)
+	}
+	return h.OperatorJWT(), h.Policy(), h, nil
+}
+
+func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error {
+	log := a.logger()
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("account-server: --tls-cert and --tls-key go together")
+	}
+	if f.creds != "" && f.natsURL == "" {
+		return errors.New("account-server: --creds needs --nats")
+	}
+	opJWT, policy, home, err := a.accountServerTrust(f)
+	if err != nil {
+		return fmt.Errorf("account-server: %w", err)
+	}
+	storeURL, err := a.storeURL()
+	if err != nil {
+		return fmt.Errorf("account-server: %w", err)
+	}
+	st, err := store.Open(ctx, storeURL, store.Options{Policy: policy, Logger: log})
+	if err != nil {
+		return fmt.Errorf("account-server: %w", err)
+	}
+	defer st.Close()
+
+	opts := accountserver.Options{OperatorJWT: opJWT, Policy: policy, Logger: log, MaxBodyBytes: f.maxBody}
+	if f.natsURL != "" {
+		nc, err := connectAnnouncer(f, home, log)
+		if err != nil {
+			return fmt.Errorf("account-server: %w", err)
+		}
+		defer nc.Close()
+		opts.Notifier = accountserver.NewNATSNotifier(nc)
+	}
+	as := accountserver.New(st, opts)
+	defer as.Close()
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("account-server: listen: %w", err)
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("account-server: load tls key pair: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	srv := &http.Server{
+		Handler:           as,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second, // watch streams extend it per event
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if err := as.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("account-server: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	base := fmt.Sprintf("%s://%s/jwt/v1/accounts/", scheme, ln.Addr())
+	log.Info("account server listening", "url", base, "store", store.Redact(storeURL),
+		"announce", f.natsURL != "")
+	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", base, base)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("account-server: serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("account server shutting down")
+	_ = as.Close() // ends watch streams, which would hold Shutdown
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("account-server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// connectAnnouncer connects to NATS as a system-account user. The NATS
+// servers may not be up yet (a URL-resolver server needs this account
+// server to start), so the connection keeps retrying in the background.
+func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logger) (*nats.Conn, error) {
+	creds := f.creds
+	if creds == "" {
+		if home == nil {
+			return nil, errors.New("--nats needs --creds of a system-account user")
+		}
+		p, err := home.SystemUserCreds()
+		if err != nil {
+			return nil, fmt.Errorf("--nats: %w (pass --creds)", err)
+		}
+		creds = p
+	}
+	if _, err := os.Stat(creds); err != nil {
+		return nil, fmt.Errorf("--creds: %w", err)
+	}
+	nc, err := nats.Connect(f.natsURL,
+		nats.Name("natsauth account-server"),
+		nats.UserCredentials(creds),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ConnectHandler(func(c *nats.Conn) { log.Info("announcing on NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected from NATS; announcements are buffered", "err", err)
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("NATS error", "err", err)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", store.Redact(f.natsURL), err)
+	}
+	return nc, nil
+}
