@@ -76,11 +76,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (r *Resolver) handle(ctx context.Context, ev store.Event) {
 	switch ev.Kind {
 	case store.EventPut:
-		if ev.JWT != "" {
-			r.remember(ev.Account, ev.JWT)
-		} else {
-			r.Invalidate(ev.Account)
-		}
+		r.changed(ev.Account, ev.JWT)
 		r.refresh(ctx, ev.Account, ev.JWT)
 	case store.EventDelete:
 		r.forget(ev.Account)
@@ -150,6 +146,9 @@ func isLoaded(s *server.Server, account string) bool {
 // apply updates the loaded account to token unless it is not newer than
 // what the server runs. It never makes the server load an account.
 func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.Time) {
+	if r.opts.Policy == nil {
+		return // cannot check the issuer: the server reads it on its next fetch
+	}
 	ac, err := r.opts.Policy.CheckAccount(account, token)
 	if err != nil {
 		r.log.Error("refusing to apply an account JWT that fails validation", "account", account, "error", err)

@@ -161,6 +161,25 @@ func (r *Resolver) remember(account, token string) {
 	e.jwt, e.negative, e.checked = token, false, now
 }
 
+// changed updates a cached account to token (or expires it when token is
+// empty) after the store reported a change. Accounts not cached stay so:
+// the cache holds only what this server asked for.
+func (r *Resolver) changed(account, token string) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.cache[account]
+	switch {
+	case e == nil:
+	case e.negative:
+		delete(r.cache, account)
+	case token != "":
+		e.jwt, e.checked = token, now
+	default:
+		e.checked = time.Time{}
+	}
+}
+
 // forget records that account was deleted.
 func (r *Resolver) forget(account string) {
 	now := r.clock.Now()

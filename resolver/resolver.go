@@ -83,8 +83,8 @@ type Observer interface {
 	Applied(account string, lag time.Duration)
 }
 
-// Options configure a Resolver. The zero value works for Fetch and Store;
-// Policy is required once the Resolver is started by a server.
+// Options configure a Resolver. Without a Policy, Fetch works but nothing
+// is applied live and the claims responder refuses writes.
 type Options struct {
 	// Policy holds the trusted operator keys. Changes reported by the
 	// store are checked against it before they are applied, and claim
@@ -245,7 +245,8 @@ func (r *Resolver) Start(s *server.Server) error {
 		return errors.New("start resolver: no server")
 	}
 	if r.opts.Policy == nil {
-		return errors.New("start resolver: Options.Policy is required to check the JWTs applied to the server")
+		r.log.Warn("resolver has no trust policy (Options.Policy): changes are not applied live to loaded accounts " +
+			"and claims pushes and deletes are refused; new connections still read the store")
 	}
 	r.life.Lock()
 	defer r.life.Unlock()
