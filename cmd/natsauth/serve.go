@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/node"
+)
+
+func init() { register("", newServeCmd) }
+
+// serveFlags are the flags of `natsauth serve`, named like nats-server's.
+type serveFlags struct {
+	configFile  string
+	server      node.ServerFlags
+	allowDelete bool
+}
+
+func newServeCmd(a *app) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run nats-server in operator mode with natsauth's resolver",
+		Long: `Run the real nats-server, embedded, in operator mode: trusted operator and system
+account from the home, account JWTs from the store (SQLite in the home by default),
+every change to the store applied live. Flags are nats-server's; -c takes a standard
+nats-server.conf, and natsauth supplies operator, resolver and system account unless
+the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			f.server.Set = map[string]bool{}
+			for flagName, short := range map[string]string{"js": "js", "tlsverify": "tlsverify", "debug": "D", "trace": "V"} {
+				if fl.Changed(flagName) {
+					f.server.Set[short] = true
+				}
+			}
+			return a.serve(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.configFile, "config", "c", "", "nats-server configuration file")
+	fl.StringVarP(&f.server.Host, "addr", "a", "", "client listen host (default 0.0.0.0)")
+	fl.IntVarP(&f.server.Port, "port", "p", 0, "client port (default 4222)")
+	fl.IntVarP(&f.server.HTTPPort, "http_port", "m", 0, "monitoring port (/varz, /connz, /healthz, ...)")
+	fl.BoolVar(&f.server.JetStream, "js", false, "enable JetStream")
+	fl.StringVar(&f.server.StoreDir, "sd", "", "JetStream store directory (default HOME/jetstream)")
+	fl.StringVarP(&f.server.Name, "name", "n", "", "server name")
+	fl.StringVar(&f.server.Cluster, "cluster", "", "cluster listen URL, e.g. nats://127.0.0.1:6222")
+	fl.StringVar(&f.server.ClusterName, "cluster_name", "", "cluster name")
+	fl.StringVar(&f.server.Routes, "routes", "", "comma-separated routes to solicit, e.g. nats://10.0.0.2:6222")
+	fl.StringVar(&f.server.TLSCert, "tls-cert", "", "server certificate file (enables TLS)")
+	fl.StringVar(&f.server.TLSKey, "tls-key", "", "server private key file")
+	fl.StringVar(&f.server.TLSCA, "tls-ca", "", "CA file to verify client certificates")
+	fl.BoolVar(&f.server.TLSVerify, "tls-verify", false, "require and verify client certificates (mutual TLS)")
+	fl.BoolVarP(&f.server.Debug, "debug", "D", false, "nats-server debug logging")
+	fl.BoolVarP(&f.server.Trace, "trace", "V", false, "nats-server protocol tracing")
+	fl.StringVarP(&f.server.LogFile, "log", "l", "", "write nats-server's log to this file")
+	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
+	return cmd
+}
+
+// nodeConfig builds the node configuration from the home and flags.
+func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error) {
+	home, err := a.home()
+	if err != nil {
+		return node.Config{}, err
+	}
+	h, err := authority.Open(home)
+	if err != nil {
+		return node.Config{}, err
+	}
+	sys := h.SystemAccount()
+	signer, err := h.AccountSigner(sys)
+	if err != nil {
+		return node.Config{}, fmt.Errorf("system account key: %w", err)
+	}
+	seed, err := h.AccountJWTs()
+	if err != nil {
+		return node.Config{}, err
+	}
+	storeURL := a.storeFlag
+	if storeURL == "" {
+		storeURL = os.Getenv("NATSAUTH_STORE")
+	}
+	return node.Config{
+		ConfigFile:          f.configFile,
+		Flags:               f.server,
+		OperatorJWT:         h.OperatorJWT(),
+		SystemAccountName:   "SYS",
+		SystemSigner:        signer,
+		StoreURL:            storeURL,
+		DefaultStoreURL:     DefaultStoreURL(home),
+		Seed:                seed,
+		DefaultJetStreamDir: node.DefaultJetStreamDir(home),
+		AllowDelete:         f.allowDelete,
+		Logger:              a.logger(),
+	}, nil
+}
+
+func (a *app) serve(ctx context.Context, f serveFlags) error {
+	cfg, err := a.nodeConfig(ctx, f)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
+	return runUntilSignal(ctx, n, cfg.Logger.Info)
+}
+
+// runUntilSignal reloads on SIGHUP and returns on ctx end (SIGINT/SIGTERM).
+func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any)) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			logf("shutting down")
+			return nil
+		case <-hup:
+			if err := n.Reload(); err != nil {
+				logf("reload failed", "err", err)
+			}
+		}
+	}
+}

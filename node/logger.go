@@ -1,0 +1,25 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// slogAdapter lets nats-server log through an injected slog.Logger.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) log(level slog.Level, format string, v ...any) {
+	if !a.l.Enabled(context.Background(), level) {
+		return
+	}
+	a.l.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "nats-server")
+}
+
+func (a slogAdapter) Noticef(format string, v ...any) { a.log(slog.LevelInfo, format, v...) }
+func (a slogAdapter) Warnf(format string, v ...any)   { a.log(slog.LevelWarn, format, v...) }
+func (a slogAdapter) Fatalf(format string, v ...any)  { a.log(slog.LevelError+4, format, v...) }
+func (a slogAdapter) Errorf(format string, v ...any)  { a.log(slog.LevelError, format, v...) }
+func (a slogAdapter) Debugf(format string, v ...any)  { a.log(slog.LevelDebug, format, v...) }
+func (a slogAdapter) Tracef(format string, v ...any)  { a.log(slog.LevelDebug-4, format, v...) }

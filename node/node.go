@@ -1,0 +1,329 @@
+// Package node runs the real nats-server, embedded, in operator mode: the
+// trusted operator and system account come from the natsauth authority,
+// account JWTs come through a natsauth resolver over a store, and every
+// change to that store is applied live.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/resolver"
+	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
+)
+
+// Config describes one node.
+type Config struct {
+	// ConfigFile is a standard nats-server.conf (optional). natsauth
+	// supplies operator, resolver and system account unless it sets them.
+	ConfigFile string
+	// Flags are nats-server command-line options, merged over the file.
+	Flags ServerFlags
+
+	// Operator is the trusted operator (its JWT), used unless the config
+	// file names operators itself.
+	OperatorJWT string
+	// SystemAccountName is the name of the system account in the home
+	// ("SYS"); a config file's `system_account: SYS` is mapped to its key.
+	SystemAccountName string
+	// SystemSigner is the system account's identity key. With it the node
+	// mints an ephemeral in-process system user for the claims responder.
+	SystemSigner nkeys.KeyPair
+
+	// StoreURL picks the account-JWT store explicitly (--store). When empty
+	// the config file's resolver maps to a store, else DefaultStoreURL.
+	StoreURL        string
+	DefaultStoreURL string
+	// Seed are account JWTs (pub → jwt) put into the store at start,
+	// newer-only, so the system account and the home's accounts resolve.
+	Seed map[string]string
+	// DefaultJetStreamDir is used when JetStream is on and no store_dir is set.
+	DefaultJetStreamDir string
+	// AllowDelete lets operator-signed $SYS.REQ.CLAIMS.DELETE remove accounts.
+	AllowDelete bool
+	// Resolver tunes the cache (TTL etc.); Store, Logger and SystemConn are
+	// filled in by the node.
+	Resolver resolver.Options
+
+	Logger *slog.Logger
+}
+
+// Node is one running embedded nats-server with a natsauth resolver.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	storeURL string
+	resolver *resolver.Resolver
+	policy   *trust.Policy
+	srv      *server.Server
+	opts     *server.Options
+	shim     *reloadShim
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// New prepares a node: it loads and checks the configuration and opens the
+// store, but starts nothing.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger}
+	opts, fsx, err := n.buildOptions()
+	if err != nil {
+		return nil, err
+	}
+	n.storeURL = cfg.StoreURL
+	switch {
+	case n.storeURL != "":
+		if fsx.Resolver != "" {
+			n.log.Warn("config file resolver ignored: --store given", "file_resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
+		}
+	case fsx.Resolver != "":
+		n.storeURL = fsx.Resolver
+		n.log.Info("config file resolver mapped to a natsauth store", "resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
+	default:
+		n.storeURL = cfg.DefaultStoreURL
+	}
+	if n.storeURL == "" {
+		return nil, errors.New("no account-JWT store: give --store or a resolver in the config file")
+	}
+	n.policy = trust.FromOperators(opts.TrustedOperators...)
+	st, err := store.Open(ctx, n.storeURL, store.Options{Policy: n.policy, Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	n.store = st
+	if err := n.seed(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ropts := cfg.Resolver
+	ropts.Logger = n.log
+	ropts.Policy = n.policy
+	ropts.AllowDelete = cfg.AllowDelete || fsx.AllowDelete
+	if cfg.SystemSigner != nil {
+		ropts.SystemConn = n.systemConn
+	} else {
+		n.log.Warn("no system account key: $SYS claims requests (nsc push over NATS) will not be answered")
+	}
+	n.resolver = resolver.New(st, ropts)
+	opts.AccountResolver = n.resolver
+	n.opts = opts
+	return n, nil
+}
+
+// buildOptions merges flags over the config file the way nats-server does,
+// then supplies what natsauth owns: operator, system account, resolver.
+func (n *Node) buildOptions() (*server.Options, fileSettings, error) {
+	fsx, err := inspectConfig(n.cfg.ConfigFile)
+	if err != nil {
+		return nil, fsx, err
+	}
+	opts, err := configureOptions(n.cfg.Flags, n.cfg.ConfigFile)
+	if err != nil {
+		return nil, fsx, err
+	}
+	// The file's own resolver (a DirAccResolver, say) is replaced by ours;
+	// release what parsing it opened.
+	if opts.AccountResolver != nil {
+		opts.AccountResolver.Close()
+		opts.AccountResolver = nil
+	}
+	if !fsx.HasOperator {
+		if n.cfg.OperatorJWT == "" {
+			return nil, fsx, errors.New("no operator: the config file names none and no home operator is given")
+		}
+		oc, err := jwt.DecodeOperatorClaims(strings.TrimSpace(n.cfg.OperatorJWT))
+		if err != nil {
+			return nil, fsx, fmt.Errorf("decode operator jwt: %w", err)
+		}
+		opts.TrustedOperators = []*jwt.OperatorClaims{oc}
+	}
+	if len(opts.TrustedOperators) == 0 {
+		return nil, fsx, errors.New("no trusted operator")
+	}
+	opts.TrustedKeys = nil
+	switch {
+	case fsx.HasSystemAccount && !nkeys.IsValidPublicAccountKey(opts.SystemAccount):
+		// `system_account: SYS` names the account; operator mode needs its key.
+		if opts.SystemAccount != n.cfg.SystemAccountName && opts.SystemAccount != "" {
+			return nil, fsx, fmt.Errorf("system_account %q is neither an account public key nor the home's system account %q",
+				opts.SystemAccount, n.cfg.SystemAccountName)
+		}
+		opts.SystemAccount = opts.TrustedOperators[0].SystemAccount
+	case opts.SystemAccount == "":
+		opts.SystemAccount = opts.TrustedOperators[0].SystemAccount
+	}
+	if opts.SystemAccount == "" {
+		return nil, fsx, errors.New("no system account: the operator JWT names none and the config file sets none")
+	}
+	if opts.JetStream && opts.StoreDir == "" && n.cfg.DefaultJetStreamDir != "" {
+		opts.StoreDir = n.cfg.DefaultJetStreamDir
+	}
+	if opts.StoreDir != "" {
+		if err := os.MkdirAll(opts.StoreDir, 0o700); err != nil {
+			return nil, fsx, fmt.Errorf("jetstream store dir: %w", err)
+		}
+	}
+	opts.NoSigs = true // natsauth handles signals (SIGHUP reload keeps our resolver)
+	return opts, fsx, nil
+}
+
+// seed puts the configured account JWTs into the store, newer-only.
+func (n *Node) seed(ctx context.Context) error {
+	var created, updated int
+	for pub, tok := range n.cfg.Seed {
+		ch, err := n.store.Put(ctx, pub, tok)
+		switch {
+		case errors.Is(err, store.ErrStale):
+			continue // the store already has a newer JWT
+		case err != nil:
+			return fmt.Errorf("publish home account %s to %s: %w", pub, store.Redact(n.storeURL), err)
+		case ch == store.Created:
+			created++
+		case ch == store.Updated:
+			updated++
+		}
+	}
+	if created+updated > 0 {
+		n.log.Info("published home accounts to the store", "created", created, "updated", updated)
+	}
+	return nil
+}
+
+// Start starts nats-server and waits until it accepts connections.
+func (n *Node) Start(ctx context.Context) error {
+	shim, err := newReloadShim(n.resolver.Fetch)
+	if err != nil {
+		return fmt.Errorf("reload stand-in resolver: %w", err)
+	}
+	n.shim = shim
+	s, err := server.NewServer(n.opts)
+	if err != nil {
+		return fmt.Errorf("nats-server: %w", err)
+	}
+	n.srv = s
+	// NewServer installed our resolver; from now on the options it keeps
+	// hold the stand-in that reloads accept (see reloadShim).
+	n.opts.AccountResolver = shim.resolver
+	if n.opts.LogFile != "" || n.opts.Syslog || n.opts.RemoteSyslog != "" {
+		s.ConfigureLogger() // the config file asked for nats-server's own log output
+	} else {
+		s.SetLoggerV2(slogAdapter{n.log}, n.opts.Debug, n.opts.Trace, false)
+	}
+	s.Start()
+	wait := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	if !s.ReadyForConnections(wait) {
+		s.Shutdown()
+		return fmt.Errorf("nats-server did not become ready within %s (see its log lines above)", wait)
+	}
+	n.log.Info("natsauth node ready", "client_url", s.ClientURL(), "store", store.Redact(n.storeURL),
+		"jetstream", s.JetStreamEnabled(), "system_account", n.opts.SystemAccount)
+	return nil
+}
+
+// Reload re-reads the config file and flags and applies what nats-server
+// can change live, keeping natsauth's resolver (nats-server's own Reload
+// would swap it for the file's one).
+func (n *Node) Reload() error {
+	opts, _, err := n.buildOptions()
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	opts.AccountResolver = n.shim.resolver
+	optsMu.Lock()
+	err = n.srv.ReloadOptions(opts)
+	optsMu.Unlock()
+	n.srv.SetAccountResolver(n.resolver)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	n.log.Info("configuration reloaded")
+	return nil
+}
+
+// systemConn connects to this node's server as an ephemeral user of the
+// system account, in process. The user's seed never leaves memory.
+func (n *Node) systemConn(ctx context.Context) (*nats.Conn, error) {
+	ukp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	upub, _ := ukp.PublicKey()
+	uc := jwt.NewUserClaims(upub)
+	uc.Name = "natsauth-internal"
+	uc.IssuerAccount = ""
+	uc.Expires = time.Now().Add(24 * 365 * time.Hour).Unix()
+	tok, err := uc.Encode(n.cfg.SystemSigner)
+	if err != nil {
+		return nil, fmt.Errorf("mint internal system user: %w", err)
+	}
+	seed, _ := ukp.Seed()
+	return nats.Connect("", nats.InProcessServer(n.srv), nats.UserJWTAndSeed(tok, string(seed)),
+		nats.Name("natsauth-resolver"), nats.MaxReconnects(-1))
+}
+
+// Server returns the embedded nats-server (nil before Start).
+func (n *Node) Server() *server.Server { return n.srv }
+
+// Store returns the node's account-JWT store.
+func (n *Node) Store() store.Store { return n.store }
+
+// StoreURL returns the store URL in use (with any password).
+func (n *Node) StoreURL() string { return n.storeURL }
+
+// Resolver returns the node's resolver.
+func (n *Node) Resolver() *resolver.Resolver { return n.resolver }
+
+// Options returns the nats-server options the node started with.
+func (n *Node) Options() *server.Options { return n.opts }
+
+// ClientURL is the URL clients connect to.
+func (n *Node) ClientURL() string { return n.srv.ClientURL() }
+
+// Close shuts the server down and releases the resolver and store.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+	if n.resolver != nil {
+		n.resolver.Close()
+	}
+	if n.shim != nil {
+		n.shim.Close()
+	}
+	if n.store != nil {
+		return n.store.Close()
+	}
+	return nil
+}
+
+// DefaultJetStreamDir is where JetStream data lives in a home.
+func DefaultJetStreamDir(home string) string { return filepath.Join(home, "jetstream") }
