@@ -56,6 +56,14 @@ func (e AccountEdit) IsZero() bool {
 	return true
 }
 
+// Check reports every invalid value of the edit without looking at a
+// home; AddAccount and EditAccount run the same checks and more.
+func (e AccountEdit) Check() error {
+	p := newProblems("account limits")
+	e.check(p)
+	return p.err()
+}
+
 func (e AccountEdit) setsJetStream() bool {
 	return e.JSMemStorage != nil || e.JSDiskStorage != nil || e.JSStreams != nil || e.JSConsumer != nil
 }

@@ -49,6 +49,15 @@ func (e UserEdit) IsZero() bool {
 		e.RespMax == nil && e.RespTTL == nil && !e.RemoveResp && e.Expires == nil && e.Start == nil && e.Bearer == nil
 }
 
+// Check reports every problem with the edit's own values (subjects,
+// networks, tags, response permission, times) without looking at a home;
+// AddUser and EditUser run the same checks and more.
+func (e UserEdit) Check() error {
+	p := newProblems("user permissions")
+	e.check(p, nil, true)
+	return p.err()
+}
+
 // Bool returns a pointer to v, for UserEdit.Bearer.
 func Bool(v bool) *bool { return &v }
 

@@ -89,6 +89,9 @@ func parse(s, what string) (int64, error) {
 		i++
 	}
 	num, unit := in[:i], strings.ToLower(strings.TrimSpace(in[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("%w: %s %q is not a number", ErrSyntax, what, s)
+	}
 	mult, ok := multipliers[unit]
 	if !ok {
 		return 0, fmt.Errorf("%w: %s %q has an unknown unit %q (use K, M, G, T or KiB, MiB, GiB, TiB)",

@@ -62,6 +62,7 @@ func TestParseSizeErrors(t *testing.T) {
 		{"99999999999999999999GB", "too large"},
 		{"1e5", "unknown unit"},
 		{"0x10", "unknown unit"},
+		{"ten", "not a number"},
 		{strings.Repeat("1", 100), "too long"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the natsauth root command in-process with args and returns
+// what it wrote to stdout and stderr and the error Execute returned (what
+// main turns into "natsauth: <err>" and a non-zero exit).
+func runCLI(t testing.TB, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd(&out, &errOut)
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// cliHome is a home directory for CLI tests, with the store its commands
+// publish to.
+type cliHome struct {
+	t     testing.TB
+	dir   string
+	store string
+}
+
+// newCLIHome returns a fresh, not yet initialized home that publishes to
+// an in-memory store (a new, empty one for every command).
+func newCLIHome(t testing.TB) *cliHome {
+	t.Helper()
+	return &cliHome{t: t, dir: filepath.Join(t.TempDir(), "home"), store: "mem://"}
+}
+
+// run runs a command against the home and its store.
+func (c *cliHome) run(args ...string) (string, string, error) {
+	c.t.Helper()
+	return runCLI(c.t, append(args, "--home", c.dir, "--store", c.store)...)
+}
+
+// must runs a command that has to succeed and returns its stdout.
+func (c *cliHome) must(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("natsauth %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// hashTree summarizes every path, mode and file content under dir.
+func hashTree(t testing.TB, dir string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		line := fmt.Sprintf("%s %v", rel, fi.Mode())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			line += " " + hex.EncodeToString(sum[:])
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatalf("hash %s: %v", dir, err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register("generate", newGenerateCredsCmd) }
+
+func newGenerateCredsCmd(a *app) *cobra.Command {
+	var account, user, output string
+	cmd := &cobra.Command{
+		Use:   "creds",
+		Short: "Print a user's creds file (JWT and seed), or write it with -o",
+		Example: `  natsauth generate creds -a MyAccount -n alice > alice.creds
+  natsauth generate creds -a MyAccount -n alice -o alice.creds`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := &problemList{op: "generate creds"}
+			if user == "" {
+				p.add("user name is required: give it with -n USER")
+			}
+			h, err := a.openHome()
+			if err != nil {
+				return err
+			}
+			acc, err := pickAccount(h, account)
+			p.addErr(err)
+			if err := p.err(); err != nil {
+				return err
+			}
+			creds, err := h.Creds(acc, user)
+			if err != nil {
+				return err
+			}
+			if output == "" {
+				_, err := a.out.Write(creds)
+				return err
+			}
+			if err := writePrivateFile(output, creds); err != nil {
+				return fmt.Errorf("generate creds: %w", err)
+			}
+			fmt.Fprintf(a.errOut, "wrote creds of %s/%s to %s (mode 0600)\n", acc, user, output)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&account, "account", "a", "", "account of the user (optional when there is one account besides SYS)")
+	cmd.Flags().StringVarP(&user, "name", "n", "", "user name")
+	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write the creds to this file (mode 0600) instead of stdout")
+	return cmd
+}
+
+// writePrivateFile replaces path with data, readable by the owner only:
+// a temporary 0600 file in the same directory renamed over path.
+func writePrivateFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer os.Remove(name) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(name, path)
+}

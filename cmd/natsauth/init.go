@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
+)
+
+func init() { register("", newInitCmd) }
+
+// defaultOperatorName is the operator `natsauth init` creates without --name.
+const defaultOperatorName = "natsauth"
+
+func newInitCmd(a *app) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the operator, its signing key and the system account in the home",
+		Long: `Create a natsauth home: an operator with an operator signing key, the system
+account SYS (with nsc's two monitoring exports) and its user sys with a creds file.
+The layout is nsc's: nsc --data-dir HOME/stores --keystore-dir HOME/keys reads it.
+init refuses to overwrite an existing operator.`,
+		Example: "  natsauth init --name MyOperator",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := a.home()
+			if err != nil {
+				return err
+			}
+			h, err := authority.Init(dir, name)
+			if errors.Is(err, authority.ErrExists) {
+				return fmt.Errorf("%w\n(to work with it, drop `init`; to start over, use another --home)", err)
+			}
+			if err != nil {
+				return err
+			}
+			op := h.Operator()
+			creds, _ := h.SystemUserCreds()
+			fmt.Fprintf(a.out, "created operator %s in %s\n", h.OperatorName(), h.Dir())
+			fmt.Fprintf(a.out, "  operator key          %s\n", op.Subject)
+			for _, sk := range op.SigningKeys {
+				fmt.Fprintf(a.out, "  operator signing key  %s\n", sk)
+			}
+			fmt.Fprintf(a.out, "  system account        %s %s\n", authority.SystemAccountName, h.SystemAccount())
+			fmt.Fprintf(a.out, "  system user creds     %s\n", creds)
+			if err := a.publish(cmd.Context(), h, authority.SystemAccountName); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "next: natsauth add account -n MyAccount\n")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&name, "name", "n", defaultOperatorName, "operator name")
+	return cmd
+}
