@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
 )
 
 // entry is what the cache knows about one account.
@@ -24,6 +25,9 @@ type fetchResult struct {
 
 // fetch serves account name from the cache or the store.
 func (r *Resolver) fetch(name string) (string, string, error) {
+	if err := trust.CheckAccountKey(name); err != nil {
+		return "", OutcomeError, fmt.Errorf("fetch account: %w", err)
+	}
 	if tok, outcome, err, done := r.fromCache(name); done {
 		return tok, outcome, err
 	}
@@ -83,7 +87,15 @@ func (r *Resolver) fresh(e *entry, now time.Time) bool {
 
 // load reads account name from the store and caches the answer.
 func (r *Resolver) load(name string) (fetchResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.FetchTimeout)
+	timeout := r.opts.FetchTimeout
+	r.mu.Lock()
+	if e := r.cache[name]; r.down && e != nil && !e.negative {
+		// The store is failing and a last good JWT is at hand: do not let
+		// a hanging store hold up the connecting client for long.
+		timeout = min(timeout, probeTimeout)
+	}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	rec, err := r.st.Get(ctx, name)
 	r.misses.Add(1)

@@ -129,7 +129,7 @@ type node struct {
 // startNode stores the system account in st and starts a server whose
 // AccountResolver is a Resolver over st with opts (Policy and SystemConn
 // filled in unless set).
-func startNode(t *testing.T, op *testkit.Operator, st store.Store, opts resolver.Options) *node {
+func startNode(t *testing.T, op *testkit.Operator, st store.Store, opts resolver.Options, mods ...func(*server.Options)) *node {
 	t.Helper()
 	if _, err := st.Put(context.Background(), op.System.Pub, op.System.JWT); err != nil && !errors.Is(err, store.ErrStale) {
 		t.Fatalf("put system account: %v", err)
@@ -157,6 +157,9 @@ func startNode(t *testing.T, op *testkit.Operator, st store.Store, opts resolver
 		TrustedOperators: []*jwt.OperatorClaims{op.Claims},
 		SystemAccount:    op.System.Pub,
 		AccountResolver:  n.res,
+	}
+	for _, m := range mods {
+		m(sopts)
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {

@@ -49,6 +49,9 @@ const (
 	// storeRetry is how long after a store failure Fetch serves from the
 	// cache (or fails fast) without asking the store again.
 	storeRetry = time.Second
+	// probeTimeout bounds a store read during an outage when the last good
+	// JWT can be served instead.
+	probeTimeout = 250 * time.Millisecond
 	// writeTimeout bounds a store write.
 	writeTimeout = 10 * time.Second
 )

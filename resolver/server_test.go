@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/resolver"
@@ -232,4 +233,49 @@ func TestConfigReloadIsRefusedWithCustomResolver(t *testing.T) {
 	a.Reissue(t, 0, func(ac *jwt.AccountClaims) { ac.Limits.Conn = 0 })
 	mustPut(t, st, a)
 	waitClosed(t, closed, "live update after the refused reload")
+}
+
+func TestJetStreamFollowsTheStoredLimits(t *testing.T) {
+	op := testkit.NewOperator(t)
+	a := op.NewAccount(t, "A", nil)
+	st := memStore(t, op)
+	mustPut(t, st, a)
+	n := startNode(t, op, st, resolver.Options{}, func(o *server.Options) {
+		o.JetStream = true
+		o.StoreDir = t.TempDir()
+	})
+	nc, closed := n.connect(t, a.NewUser(t, "alice", nil))
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.AccountInfo(); err == nil {
+		t.Fatal("JetStream available to an account whose JWT has no JetStream limits")
+	}
+
+	a.Reissue(t, 0, func(ac *jwt.AccountClaims) {
+		ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: 1 << 20, DiskStorage: 1 << 20, Streams: 1, Consumer: 1}
+	})
+	mustPut(t, st, a)
+	eventually(t, "JetStream enabled for the account", func() bool {
+		_, err := js.AccountInfo()
+		return err == nil
+	})
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: nats.MemoryStorage}); err != nil {
+		t.Fatalf("add stream after the live update: %v", err)
+	}
+
+	// Deleted from the store: connections closed, JetStream off.
+	if err := st.Delete(context.Background(), a.Pub); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, closed, "client of the deleted account")
+	az, err := n.srv.Accountz(&server.AccountzOptions{Account: a.Pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if az.Account.JetStream || !az.Account.Expired {
+		t.Fatalf("deleted account: jetstream %v, expired %v; want JetStream off and the account expired",
+			az.Account.JetStream, az.Account.Expired)
+	}
 }
