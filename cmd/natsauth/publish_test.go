@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/store"
+	_ "github.com/natsauth/natsauth/store/dir"
+)
+
+// dirStoreHome is an initialized home that publishes to a directory store
+// shared by all its commands.
+func dirStoreHome(t *testing.T) *cliHome {
+	t.Helper()
+	c := newCLIHome(t)
+	c.store = "dir://" + filepath.Join(t.TempDir(), "jwts") + "?watch=poll"
+	c.must("init", "--name", "MyOperator")
+	return c
+}
+
+// storedJWT reads an account's JWT from the home's store.
+func storedJWT(t *testing.T, c *cliHome, h *authority.Home, pub string) (string, error) {
+	t.Helper()
+	st, err := store.Open(context.Background(), c.store, store.Options{Policy: h.Policy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := st.Get(context.Background(), pub)
+	return rec.JWT, err
+}
+
+func TestEveryAccountChangeIsPublished(t *testing.T) {
+	c := dirStoreHome(t)
+	h, err := authority.Open(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step, name string) {
+		t.Helper()
+		acc, err := h.Account(name)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		got, err := storedJWT(t, c, h, acc.Pub)
+		if err != nil || got != acc.JWT {
+			t.Errorf("%s: the store does not hold the home's JWT of %s (err %v)", step, name, err)
+		}
+	}
+	check("init", "SYS")
+	c.must("add", "account", "-n", "A")
+	check("add account", "A")
+	c.must("edit", "account", "A", "--max-payload", "1MB")
+	check("edit account", "A")
+	c.must("add", "user", "-n", "u")
+	c.must("revocations", "add-user", "-n", "u")
+	check("revoke", "A")
+	c.must("revocations", "delete-user", "-n", "u")
+	check("unrevoke", "A")
+	c.must("add", "user", "-n", "v")
+	c.must("delete", "user", "v", "--revoke")
+	check("delete user --revoke", "A")
+
+	acc, _ := h.Account("A")
+	c.must("delete", "account", "A")
+	if _, err := storedJWT(t, c, h, acc.Pub); err == nil {
+		t.Errorf("deleted account still in the store")
+	}
+}
+
+func TestPublishFailureIsReportedAndHomeKept(t *testing.T) {
+	c := initHome(t)
+	c.store = "nosuchscheme://x"
+	out, _, err := c.run("add", "account", "-n", "A", "--max-connections", "3")
+	if err == nil {
+		t.Fatal("add account succeeded although the store cannot be opened")
+	}
+	for _, want := range []string{"saved in the home", "was not updated", "nosuchscheme"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if !strings.Contains(out, "added account A") {
+		t.Errorf("output does not say the account was added:\n%s", out)
+	}
+	if l := accountClaims(t, c, "A").Limits; l.Conn != 3 {
+		t.Errorf("home lost the account: %+v", l)
+	}
+}
+
+func TestPublishStaleStoreIsReported(t *testing.T) {
+	c := dirStoreHome(t)
+	c.must("add", "account", "-n", "A")
+	h, _ := authority.Open(c.dir)
+	acc, _ := h.Account("A")
+	// Someone else stored a newer JWT for A (iat far in the future).
+	signer, err := h.OperatorSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := testkit.WithIssuedAt(t, acc.JWT, signer, acc.Claims.IssuedAt+100000)
+	st, err := store.Open(context.Background(), c.store, store.Options{Policy: h.Policy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(context.Background(), acc.Pub, newer); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	_, _, err = c.run("edit", "account", "A", "--max-connections", "1")
+	if err == nil || !strings.Contains(err.Error(), "newer JWT") || !strings.Contains(err.Error(), "saved in the home") {
+		t.Errorf("edit over a newer stored JWT = %v", err)
+	}
+}
+
