@@ -116,4 +116,3 @@ func TestPublishStaleStoreIsReported(t *testing.T) {
 		t.Errorf("edit over a newer stored JWT = %v", err)
 	}
 }
-
