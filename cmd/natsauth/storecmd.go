@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
+)
+
+func init() { register("store", newStoreCopyCmd) }
+
+// copyFlags are the flags of `natsauth store copy`.
+type copyFlags struct {
+	from, to string
+	operator string
+	json     bool
+}
+
+func newStoreCopyCmd(a *app) *cobra.Command {
+	var f copyFlags
+	cmd := &cobra.Command{
+		Use:   "copy --from URL --to URL",
+		Short: "Copy every account JWT from one store to another, validating each",
+		Long: `Copy every account JWT of one store into another: any two of mem, dir, sqlite,
+postgres (and http as a source). Each JWT is validated like every other write — it must be
+an account JWT signed by the operator (--operator, by default the home's) or one of its
+signing keys — and is written only if it is not older than what the destination holds.
+
+The summary counts what was copied, what the destination already had (unchanged), what was
+skipped because the destination holds a newer JWT, and what was refused, with the reason for
+each. The exit status is non-zero if any JWT was refused.`,
+		Example: `  natsauth store copy --from dir:///var/lib/nats/jwt --to postgres://natsauth@db/natsauth
+  natsauth store copy --from sqlite:///srv/natsauth/accounts.db --to dir:///srv/nats/jwt --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runStoreCopy(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.from, "from", "", "store URL to copy from (required)")
+	fl.StringVar(&f.to, "to", "", "store URL to copy to (required)")
+	fl.StringVar(&f.operator, "operator", "", "operator JWT, or a file holding it, whose keys may sign accounts (default: the home's operator)")
+	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// copySummary is what `store copy` reports.
+type copySummary struct {
+	Copied    int         `json:"copied"`
+	Unchanged int         `json:"unchanged"`
+	Skipped   int         `json:"skipped"`
+	Refused   int         `json:"refused"`
+	Skips     []copyIssue `json:"skips"`
+	Refusals  []copyIssue `json:"refusals"`
+}
+
+// copyIssue is one account that was not copied, and why.
+type copyIssue struct {
+	Account string `json:"account"`
+	Reason  string `json:"reason"`
+}
+
+// refusedError makes the process exit non-zero after a copy that refused
+// some JWTs.
+type refusedError struct{ n int }
+
+func (e refusedError) Error() string {
+	return fmt.Sprintf("store copy: %d account jwt(s) refused", e.n)
+}
+
+// ExitCode is the process exit status.
+func (e refusedError) ExitCode() int { return 1 }
+
+func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
+	if f.from == f.to {
+		return errors.New("store copy: --from and --to name the same store")
+	}
+	policy, err := a.copyPolicy(f.operator)
+	if err != nil {
+		return fmt.Errorf("store copy: %w", err)
+	}
+	opts := store.Options{Policy: policy, Logger: a.logger()}
+	src, err := store.Open(ctx, f.from, opts)
+	if err != nil {
+		return fmt.Errorf("store copy: source: %w", err)
+	}
+	defer src.Close()
+	dst, err := store.Open(ctx, f.to, opts)
+	if err != nil {
+		return fmt.Errorf("store copy: destination: %w", err)
+	}
+	defer dst.Close()
+
+	keys, err := src.List(ctx)
+	if err != nil {
+		return fmt.Errorf("store copy: list %s: %w", redactURL(f.from), err)
+	}
+	bar := newProgress(a.errOut, len(keys))
+	sum, err := copyAccounts(ctx, src, dst, keys, bar.step)
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("store copy: %w (copied %d of %d before stopping)", err, sum.Copied, len(keys))
+	}
+	if f.json {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range sum.Skips {
+			fmt.Fprintf(a.out, "skipped %s: %s\n", s.Account, s.Reason)
+		}
+		for _, r := range sum.Refusals {
+			fmt.Fprintf(a.out, "refused %s: %s\n", r.Account, r.Reason)
+		}
+		fmt.Fprintf(a.out, "copied %d, unchanged %d, skipped %d, refused %d\n",
+			sum.Copied, sum.Unchanged, sum.Skipped, sum.Refused)
+	}
+	if sum.Refused > 0 {
+		return refusedError{sum.Refused}
+	}
+	return nil
+}
+
+// copyAccounts copies keys from src to dst through dst's validation. It
+// stops early only when ctx ends; every other failure is one account's.
+func copyAccounts(ctx context.Context, src, dst store.Store, keys []string, step func()) (copySummary, error) {
+	sum := copySummary{Skips: []copyIssue{}, Refusals: []copyIssue{}}
+	refuse := func(acc, reason string) {
+		sum.Refused++
+		sum.Refusals = append(sum.Refusals, copyIssue{Account: acc, Reason: reason})
+	}
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		step()
+		rec, err := src.Get(ctx, k)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since the listing
+			}
+			refuse(k, "read from source: "+err.Error())
+			continue
+		}
+		change, err := dst.Put(ctx, k, rec.JWT)
+		switch {
+		case errors.Is(err, store.ErrStale):
+			sum.Skipped++
+			sum.Skips = append(sum.Skips, copyIssue{Account: k, Reason: "the destination holds a newer jwt: " + err.Error()})
+		case err != nil:
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			refuse(k, err.Error())
+		case change == store.Unchanged:
+			sum.Unchanged++
+		default:
+			sum.Copied++
+		}
+	}
+	return sum, nil
+}
+
+// copyPolicy is the trust policy from --operator (a JWT or a file holding
+// one) or, by default, the home's operator.
+func (a *app) copyPolicy(operator string) (*trust.Policy, error) {
+	if operator == "" {
+		dir, err := a.home()
+		if err != nil {
+			return nil, err
+		}
+		h, err := authority.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
+		}
+		return h.Policy(), nil
+	}
+	tok := strings.TrimSpace(operator)
+	if !looksLikeJWT(tok) {
+		raw, err := os.ReadFile(operator)
+		if err != nil {
+			return nil, fmt.Errorf("read operator jwt: %w", err)
+		}
+		if tok, err = jwt.ParseDecoratedJWT(raw); err != nil {
+			return nil, fmt.Errorf("read operator jwt %s: %w", operator, err)
+		}
+	}
+	p, err := trust.FromOperatorJWTs(tok)
+	if err != nil {
+		return nil, fmt.Errorf("--operator: %w", err)
+	}
+	return p, nil
+}
+
+// looksLikeJWT tells a JWT given inline from a file name.
+func looksLikeJWT(s string) bool {
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && !strings.ContainsAny(s, "/\\ ")
+}
+
+// progress draws a bar on a terminal, and nothing elsewhere.
+type progress struct {
+	w        io.Writer
+	total, n int
+	last     time.Time
+	enabled  bool
+	drew     bool
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, total: total, enabled: isTerminal(w) && total > 0}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) step() {
+	p.n++
+	if !p.enabled || (time.Since(p.last) < 100*time.Millisecond && p.n < p.total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	fill := width * p.n / p.total
+	fmt.Fprintf(p.w, "\rcopying [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), p.n, p.total)
+	p.drew = true
+}
+
+func (p *progress) done() {
+	if p.drew {
+		fmt.Fprintln(p.w)
+	}
+}
