@@ -126,7 +126,19 @@ type Stats struct {
 	StoreErrors uint64 // failed store operations
 }
 
-// Resolver is a cached server.AccountResolver over a store.Store.
+// Resolver is a cached server.AccountResolver over a store.Store. One
+// Resolver serves one server; the store may be shared by many.
+//
+// Changes are applied to loaded accounts with server.UpdateAccountClaims
+// (limits, revocations, permissions, imports/exports, JetStream). Two
+// things nats-server's exported API cannot reach: the JWT its monitoring
+// (/accountz) reports stays the one the account was first loaded with, and
+// so does the account's recorded issuer.
+//
+// nats-server refuses ReloadOptions (and Reload, i.e. SIGHUP) for a server
+// whose Options.AccountResolver is not one of its own resolver types: the
+// reload fails with "OnReload, sort or explicitly skip type:
+// *resolver.Resolver" and changes nothing; the Resolver keeps working.
 type Resolver struct {
 	st    store.Store
 	opts  Options
