@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/resolver"
+	"github.com/natsauth/natsauth/store"
 )
 
 func TestUserConnectsThroughResolver(t *testing.T) {
@@ -278,4 +280,77 @@ func TestJetStreamFollowsTheStoredLimits(t *testing.T) {
 		t.Fatalf("deleted account: jetstream %v, expired %v; want JetStream off and the account expired",
 			az.Account.JetStream, az.Account.Expired)
 	}
+}
+
+// lossyWatchStore forwards a real store's watch events unless told to
+// lose them, and lets the test send the Reset a backend sends after it
+// lost events.
+type lossyWatchStore struct {
+	store.Store
+	lose   atomic.Bool
+	lost   atomic.Int64
+	inject chan store.Event
+}
+
+func (l *lossyWatchStore) Watch(ctx context.Context) (<-chan store.Event, error) {
+	in, err := l.Store.(store.Watcher).Watch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan store.Event)
+	go func() {
+		defer close(out)
+		for {
+			var ev store.Event
+			select {
+			case e, ok := <-in:
+				if !ok {
+					return
+				}
+				if l.lose.Load() {
+					l.lost.Add(1)
+					continue
+				}
+				ev = e
+			case ev = <-l.inject:
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func TestResetEventReappliesLoadedAccounts(t *testing.T) {
+	op := testkit.NewOperator(t)
+	a := op.NewAccount(t, "A", nil)
+	b := op.NewAccount(t, "B", nil)
+	st := &lossyWatchStore{Store: memStore(t, op), inject: make(chan store.Event)}
+	mustPut(t, st, a)
+	mustPut(t, st, b)
+	n := startNode(t, op, st, resolver.Options{})
+	_, _ = n.connect(t, a.NewUser(t, "alice", nil))
+	_, aClosed := n.connect(t, a.NewUser(t, "alice2", nil))
+	_, bClosed := n.connect(t, b.NewUser(t, "bob", nil))
+
+	// Changes the watch loses: A's limit lowered, B deleted.
+	st.lose.Store(true)
+	a.Reissue(t, 0, func(ac *jwt.AccountClaims) { ac.Limits.Conn = 1 })
+	mustPut(t, st, a)
+	if err := st.Delete(context.Background(), b.Pub); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both events lost", func() bool { return st.lost.Load() == 2 })
+	select {
+	case <-aClosed:
+		t.Fatal("a lost event was applied")
+	default:
+	}
+	st.lose.Store(false)
+	st.inject <- store.Event{Kind: store.EventReset}
+	waitClosed(t, aClosed, "connection over A's limit, after the reset")
+	waitClosed(t, bClosed, "connection of deleted B, after the reset")
 }
