@@ -183,3 +183,8 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestNewerOnlyAcrossProcesses(t *testing.T) {
+	d := t.TempDir() // unused in the child processes
+	storetest.CrossProcess(t, "TestNewerOnlyAcrossProcesses", "dir://"+d, 3, 80)
+}

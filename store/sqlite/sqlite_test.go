@@ -228,3 +228,8 @@ func BenchmarkOpen100k(b *testing.B) {
 		st.Close()
 	}
 }
+
+func TestNewerOnlyAcrossProcesses(t *testing.T) {
+	d := t.TempDir() // unused in the child processes
+	storetest.CrossProcess(t, "TestNewerOnlyAcrossProcesses", "sqlite://"+filepath.Join(d, "a.db"), 3, 80)
+}
