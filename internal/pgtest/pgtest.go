@@ -113,8 +113,12 @@ func external(rawURL string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a URL: %v", EnvURL, err)
 	}
-	s := &Server{adminURL: rawURL, host: u.Hostname()}
-	fmt.Sscan(u.Port(), &s.port)
+	s := &Server{adminURL: rawURL, host: u.Hostname(), port: 5432}
+	if p := u.Port(); p != "" {
+		if _, err := fmt.Sscan(p, &s.port); err != nil {
+			return nil, fmt.Errorf("%s: bad port %q", EnvURL, p)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, rawURL)

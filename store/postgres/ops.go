@@ -184,7 +184,10 @@ func (s *Store) wrote(ctx context.Context) {
 	if s.writes.Add(1)%every != 0 {
 		return
 	}
-	if err := s.trim(ctx); err != nil {
+	// Not bound to the caller's context: the write is done, the trim is ours.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.trim(tctx); err != nil {
 		s.log.Warn("trim change log", "err", err)
 	}
 }
