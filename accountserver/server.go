@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +46,9 @@ const DefaultHeartbeat = 10 * time.Second
 type Options struct {
 	// OperatorJWT is served at /jwt/v1/operator; empty answers 404.
 	OperatorJWT string
-	// Policy is the trust policy of the store; the store itself validates
-	// every write, the server only reports it.
+	// Policy is the trust policy the store was opened with. The store
+	// itself validates every write; the server only reports the trusted
+	// operator and system account keys on /healthz.
 	Policy *trust.Policy
 	// Logger receives request errors and announcement failures; nil discards.
 	Logger *slog.Logger
@@ -198,7 +200,16 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	res := map[string]any{"status": "ok"}
+	if p := s.opts.Policy; p != nil {
+		ops := p.Operators()
+		sort.Strings(ops)
+		res["operators"] = ops
+		if sys := p.SystemAccount(); sys != "" {
+			res["system_account"] = sys
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // probeKey is a well-formed account key (from a fixed, public seed) that

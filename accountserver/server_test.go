@@ -193,6 +193,7 @@ func TestGet(t *testing.T) {
 			want{status: 200, header: map[string]string{"Content-Type": "application/jwt"}, body: e.op.JWT}},
 		{"healthz", request{path: "/healthz"},
 			want{status: 200, header: map[string]string{"Content-Type": "application/json"}, contain: `"status": "ok"`}},
+		{"healthz reports the trusted operator", request{path: "/healthz"}, want{status: 200, contain: e.op.Pub}},
 		{"help", request{path: "/jwt/v1/help"}, want{status: 200, contain: "POST /jwt/v1/accounts/<pubkey>"}},
 		{"unknown path", request{path: "/jwt/v2/accounts/" + a.Pub}, want{status: 404, contain: "no such path"}},
 		{"delete not allowed", request{method: "DELETE", path: "/jwt/v1/accounts/" + a.Pub},
