@@ -166,6 +166,19 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatalf("put through the recovered store: %v", err)
 	}
 	w.expect(store.EventPut, a.Pub)
+
+	// A watch started while the server is down cannot know what it missed
+	// until it connects: then it reports a reset, and changes after that.
+	srv.Stop(t)
+	w2 := watch(t, other)
+	srv.Restart(t)
+	if ev := w2.next(); ev.Kind != store.EventReset {
+		t.Fatalf("first event of a watch started during the outage: %v %q, want reset", ev.Kind, ev.Account)
+	}
+	if err := s.Delete(ctx, b.Pub); err != nil {
+		t.Fatal(err)
+	}
+	w2.expect(store.EventDelete, b.Pub)
 }
 
 // A server that is not there fails fast with ErrUnavailable and a message
