@@ -60,6 +60,14 @@ func (s *Store) Watch(ctx context.Context) (<-chan store.Event, error) {
 			s.log.Warn("watch: account server has not answered yet; will keep trying", "url", s.URL())
 		}
 	case <-ctx.Done():
+		// The caller gave up, or the loop ended after reporting.
+		select {
+		case err := <-h.ch:
+			if err != nil {
+				return nil, err
+			}
+		default:
+		}
 	}
 	return out, nil
 }
