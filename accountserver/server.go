@@ -186,7 +186,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, key string) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		s.getAccount(w, r, key)
-	case http.MethodPost, http.MethodPut:
+	case http.MethodPost:
 		s.postAccount(w, r, key)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")

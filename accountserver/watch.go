@@ -40,6 +40,13 @@ const (
 const writeTimeout = 10 * time.Second
 
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.done:
+		w.Header().Set("Retry-After", "1")
+		s.fail(w, r, http.StatusServiceUnavailable, "the account server is shutting down", nil)
+		return
+	default:
+	}
 	wt, ok := s.st.(store.Watcher)
 	if !ok {
 		s.fail(w, r, http.StatusNotImplemented, "this store cannot watch for changes", nil)
