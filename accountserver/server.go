@@ -23,6 +23,7 @@ package accountserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -123,7 +124,7 @@ func (s *Server) Start(ctx context.Context) error {
 	events, err := w.Watch(ctx)
 	if err != nil {
 		cancel()
-		return err
+		return fmt.Errorf("account server: watch the store for announcements: %w", err)
 	}
 	s.started, s.cancel = true, cancel
 	s.wg.Add(1)
@@ -134,8 +135,9 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close ends watch streams and the announcer and waits for them. It does
-// not close the store.
+// Close ends the watch streams (their handlers return promptly, so an
+// http.Server can then shut down) and stops the announcer, waiting for it.
+// It does not close the store.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
