@@ -295,6 +295,7 @@ func (h *Home) AddUser(account, name string, e UserEdit) (*UserInfo, error) {
 		signer, err = h.AccountSigner(acc.Pub)
 		p.addErr(err)
 	}
+	h.checkStrict(p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -353,6 +354,7 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 		curClaims = cur.Claims
 	}
 	src := e.check(p, curClaims, true)
+	h.checkStrict(p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -378,6 +380,16 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 		return nil, fmt.Errorf("edit user %s: %w", name, err)
 	}
 	return info, nil
+}
+
+// checkStrict refuses to issue users under an operator that requires
+// signing keys: natsauth signs users with the account identity key, which
+// such an operator's servers reject.
+func (h *Home) checkStrict(p *problems) {
+	if h.opClaims.StrictSigningKeyUsage {
+		p.add("operator %s requires signing keys, and natsauth signs users with the account identity key; "+
+			"issue this user with nsc and an account signing key", h.op)
+	}
 }
 
 // stageUser signs uc with the account key and schedules writing the user
