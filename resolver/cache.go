@@ -4,18 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
 
-// entry is what the cache knows about one account.
+// entry is what the cache knows about one account. Its state is replaced
+// atomically, so that a cache hit takes no lock.
 type entry struct {
-	jwt      string    // last good JWT; empty for a negative entry
-	checked  time.Time // when the store last confirmed it; zero = expired
-	negative bool      // the store said the account does not exist
-	warned   uint64    // outage in which serving it stale was logged
+	state  atomic.Pointer[state]
+	warned atomic.Uint64 // outage in which serving it stale was logged
+}
+
+// state is one immutable version of an entry.
+type state struct {
+	jwt      string // last good JWT; empty for a negative entry
+	checked  int64  // unix ns when the store last confirmed it; 0 = expired
+	negative bool   // the store said the account does not exist
 }
 
 type fetchResult struct {
@@ -23,19 +30,50 @@ type fetchResult struct {
 	outcome string
 }
 
+// entryFor returns the entry of account, making an empty one if needed.
+func (r *Resolver) entryFor(account string) *entry {
+	if e, ok := r.cache.Load(account); ok {
+		return e.(*entry)
+	}
+	e, _ := r.cache.LoadOrStore(account, &entry{})
+	return e.(*entry)
+}
+
+// lookup returns the current state of account, or nil.
+func (r *Resolver) lookup(account string) *state {
+	if e, ok := r.cache.Load(account); ok {
+		return e.(*entry).state.Load()
+	}
+	return nil
+}
+
 // fetch serves account name from the cache or the store.
 func (r *Resolver) fetch(name string) (string, string, error) {
+	now := r.now()
+	if st := r.lookup(name); st != nil {
+		switch {
+		case st.negative && now-st.checked < int64(r.opts.NegativeTTL):
+			r.negative.Add(1)
+			return "", OutcomeNegative, notFound(name)
+		case !st.negative && r.fresh(st, now):
+			r.hits.Add(1)
+			return st.jwt, OutcomeHit, nil
+		}
+	}
+	// Only a key that is not cached yet needs checking (the cache holds
+	// nothing but keys the store has answered for).
 	if err := trust.CheckAccountKey(name); err != nil {
 		return "", OutcomeError, fmt.Errorf("fetch account: %w", err)
 	}
-	if tok, outcome, err, done := r.fromCache(name); done {
+	if tok, outcome, err, done := r.whileDown(name); done {
 		return tok, outcome, err
 	}
 	v, err, _ := r.sf.Do(name, func() (any, error) {
 		// A caller that missed the cache may get here after an earlier
 		// flight filled it: look again before reading the store.
-		if tok, outcome, err, done := r.fromCache(name); done {
-			return fetchResult{tok, outcome}, err
+		if st := r.lookup(name); st != nil && !st.negative && r.fresh(st, r.now()) {
+			r.hits.Add(1)
+			return fetchResult{st.jwt, OutcomeHit}, nil
 		}
 		return r.load(name)
 	})
@@ -46,33 +84,26 @@ func (r *Resolver) fetch(name string) (string, string, error) {
 	return res.jwt, res.outcome, err
 }
 
-// fromCache answers from the cache when it can: a fresh entry, a fresh
-// negative entry, or — while the store is known to be down — the last good
-// JWT or a fast failure. done is false when the store must be asked.
-func (r *Resolver) fromCache(name string) (tok, outcome string, err error, done bool) {
-	now := r.clock.Now()
+// whileDown answers at once while the store is known to be down: the last
+// good JWT, or a fast failure. done is false when the store may be asked.
+func (r *Resolver) whileDown(name string) (tok, outcome string, err error, done bool) {
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := r.cache[name]
-	switch {
-	case e != nil && e.negative && now.Sub(e.checked) < r.opts.NegativeTTL:
-		r.negative.Add(1)
-		return "", OutcomeNegative, notFound(name), true
-	case e != nil && !e.negative && r.fresh(e, now):
-		r.hits.Add(1)
-		return e.jwt, OutcomeHit, nil, true
-	case now.Before(r.downUntil):
-		if e != nil && !e.negative {
-			return r.serveStaleLocked(name, e), OutcomeStale, nil, true
-		}
-		return "", OutcomeError, r.unavailableLocked(name), true
+	if now >= r.downUntil {
+		return "", "", nil, false
 	}
-	return "", "", nil, false
+	if e, ok := r.cache.Load(name); ok {
+		if st := e.(*entry).state.Load(); st != nil && !st.negative {
+			return r.serveStaleLocked(name, e.(*entry), st), OutcomeStale, nil, true
+		}
+	}
+	return "", OutcomeError, r.unavailableLocked(name), true
 }
 
 // fresh reports whether a positive entry may be served without the store.
-func (r *Resolver) fresh(e *entry, now time.Time) bool {
-	if e.checked.IsZero() {
+func (r *Resolver) fresh(st *state, now int64) bool {
+	if st.checked == 0 {
 		return false
 	}
 	ttl := r.opts.TTL
@@ -82,14 +113,17 @@ func (r *Resolver) fresh(e *entry, now time.Time) bool {
 		}
 		ttl = DefaultTTL
 	}
-	return now.Sub(e.checked) < ttl
+	return now-st.checked < int64(ttl)
 }
 
-// load reads account name from the store and caches the answer.
+// load reads account name from the store and caches the answer, unless
+// the store reported a change meanwhile (then that newer answer stays).
 func (r *Resolver) load(name string) (fetchResult, error) {
+	e := r.entryFor(name)
+	before := e.state.Load()
 	timeout := r.opts.FetchTimeout
 	r.mu.Lock()
-	if e := r.cache[name]; r.down && e != nil && !e.negative {
+	if r.down && before != nil && !before.negative {
 		// The store is failing and a last good JWT is at hand: do not let
 		// a hanging store hold up the connecting client for long.
 		timeout = min(timeout, probeTimeout)
@@ -99,24 +133,29 @@ func (r *Resolver) load(name string) (fetchResult, error) {
 	defer cancel()
 	rec, err := r.st.Get(ctx, name)
 	r.misses.Add(1)
-	now := r.clock.Now()
+	now := r.now()
 	if err == nil || errors.Is(err, store.ErrNotFound) {
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		r.upLocked()
+		r.mu.Unlock()
+		next := &state{jwt: rec.JWT, checked: now}
 		if err != nil {
-			r.cache[name] = &entry{negative: true, checked: now}
+			next = &state{negative: true, checked: now}
+		}
+		if !e.state.CompareAndSwap(before, next) {
+			next = e.state.Load() // a watch event won: it is newer
+		}
+		if next.negative {
 			return fetchResult{"", OutcomeNegative}, notFound(name)
 		}
-		r.cache[name] = &entry{jwt: rec.JWT, checked: now}
-		return fetchResult{rec.JWT, OutcomeMiss}, nil
+		return fetchResult{next.jwt, OutcomeMiss}, nil
 	}
 	r.storeError("get", err)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.downLocked(now, err)
-	if e := r.cache[name]; e != nil && !e.negative {
-		return fetchResult{r.serveStaleLocked(name, e), OutcomeStale}, nil
+	if st := e.state.Load(); st != nil && !st.negative {
+		return fetchResult{r.serveStaleLocked(name, e, st), OutcomeStale}, nil
 	}
 	return fetchResult{"", OutcomeError}, fmt.Errorf(
 		"fetch account %s: account store failed and no earlier copy of this account is cached: %w", name, err)
@@ -124,109 +163,94 @@ func (r *Resolver) load(name string) (fetchResult, error) {
 
 // serveStaleLocked returns the last good JWT while the store is down,
 // logging it once per account per outage.
-func (r *Resolver) serveStaleLocked(name string, e *entry) string {
+func (r *Resolver) serveStaleLocked(name string, e *entry, st *state) string {
 	r.stale.Add(1)
-	if e.warned != r.outage {
-		e.warned = r.outage
+	if e.warned.Swap(r.outage) != r.outage {
 		r.log.Warn("account store unavailable: serving the last known JWT of the account",
-			"account", name, "cached_at", e.checked, "error", r.lastErr)
+			"account", name, "cached_at", time.Unix(0, st.checked), "error", r.lastErr)
 	}
-	return e.jwt
+	return st.jwt
 }
 
 func (r *Resolver) unavailableLocked(name string) error {
 	return fmt.Errorf("fetch account %s: account store unavailable (%v) and no earlier copy of this account is cached; next try after %s",
-		name, r.lastErr, r.downUntil.Format(time.RFC3339))
+		name, r.lastErr, time.Unix(0, r.downUntil).Format(time.RFC3339))
 }
 
 // downLocked records a store failure: Fetch stops asking the store for
 // storeRetry and serves from the cache meanwhile.
-func (r *Resolver) downLocked(now time.Time, err error) {
+func (r *Resolver) downLocked(now int64, err error) {
 	if !r.down {
 		r.down = true
 		r.outage++
 		r.log.Warn("account store unavailable: serving cached JWTs, refusing accounts never seen", "error", err)
 	}
 	r.lastErr = err
-	r.downUntil = now.Add(storeRetry)
+	r.downUntil = now + int64(storeRetry)
 }
 
 // upLocked records a store success, ending an outage.
 func (r *Resolver) upLocked() {
 	if r.down {
 		r.down = false
-		r.downUntil = time.Time{}
+		r.downUntil = 0
 		r.log.Info("account store available again")
 	}
 }
 
 // remember caches token as the current JWT of account.
 func (r *Resolver) remember(account, token string) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.cache[account]
-	if e == nil {
-		e = &entry{}
-		r.cache[account] = e
-	}
-	e.jwt, e.negative, e.checked = token, false, now
+	r.entryFor(account).state.Store(&state{jwt: token, checked: r.now()})
 }
 
 // changed updates a cached account to token (or expires it when token is
 // empty) after the store reported a change. Accounts not cached stay so:
 // the cache holds only what this server asked for.
 func (r *Resolver) changed(account, token string) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.cache[account]
-	switch {
-	case e == nil:
-	case e.negative:
-		delete(r.cache, account)
-	case token != "":
-		e.jwt, e.checked = token, now
-	default:
-		e.checked = time.Time{}
+	v, ok := r.cache.Load(account)
+	if !ok {
+		return
 	}
+	e := v.(*entry)
+	if st := e.state.Load(); token != "" && st != nil && !st.negative {
+		e.state.Store(&state{jwt: token, checked: r.now()})
+		return
+	}
+	e.expire()
 }
 
 // forget records that account was deleted.
 func (r *Resolver) forget(account string) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cache[account] = &entry{negative: true, checked: now}
+	r.entryFor(account).state.Store(&state{negative: true, checked: r.now()})
 }
 
 // expireAll makes every entry stale: the next Fetch asks the store, but the
 // last good JWTs stay available should the store fail.
 func (r *Resolver) expireAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k, e := range r.cache {
-		if e.negative {
-			delete(r.cache, k)
-			continue
-		}
-		e.checked = time.Time{}
-	}
+	r.cache.Range(func(_, v any) bool {
+		v.(*entry).expire()
+		return true
+	})
 }
 
 // Invalidate drops what the cache knows about account, so that the next
 // Fetch reads the store. The last good JWT stays available should the
 // store fail.
 func (r *Resolver) Invalidate(account string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.cache[account]
-	switch {
-	case e == nil:
-	case e.negative:
-		delete(r.cache, account)
+	if v, ok := r.cache.Load(account); ok {
+		v.(*entry).expire()
+	}
+}
+
+// expire drops a negative entry and marks a positive one as needing a
+// store read, keeping its JWT for stale serving.
+func (e *entry) expire() {
+	switch st := e.state.Load(); {
+	case st == nil:
+	case st.negative:
+		e.state.Store(nil)
 	default:
-		e.checked = time.Time{}
+		e.state.Store(&state{jwt: st.jwt})
 	}
 }
 

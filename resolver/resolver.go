@@ -145,13 +145,19 @@ type Resolver struct {
 	log   *slog.Logger
 	clock Clock
 	obs   Observer
-	sf    singleflight.Group
+	// observed is false with no Observer: Fetch then skips timing itself.
+	observed bool
+	sf       singleflight.Group
 
-	mu        sync.Mutex
-	cache     map[string]*entry
-	downUntil time.Time // store failed; do not ask it again before this
-	lastErr   error     // the last store failure
-	outage    uint64    // increases when the store goes from up to down
+	cache sync.Map // account -> *entry
+	// coarse is a unix-nanosecond clock ticked while started (with the
+	// system clock), so that a cache hit does not read the clock.
+	coarse atomic.Int64
+
+	mu        sync.Mutex // guards the outage state below
+	downUntil int64      // unix ns; store failed, do not ask it again before
+	lastErr   error      // the last store failure
+	outage    uint64     // increases when the store goes from up to down
 	down      bool
 	watchLive atomic.Bool
 
@@ -193,7 +199,6 @@ func New(st store.Store, opts Options) *Resolver {
 		log:     opts.Logger,
 		clock:   opts.Clock,
 		obs:     opts.Observer,
-		cache:   map[string]*entry{},
 		applied: map[string]appliedJWT{},
 	}
 	if r.log == nil {
@@ -203,6 +208,7 @@ func New(st store.Store, opts Options) *Resolver {
 	if r.clock == nil {
 		r.clock = systemClock{}
 	}
+	r.observed = r.obs != nil
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
@@ -223,6 +229,10 @@ func (r *Resolver) Stats() Stats {
 // Fetch returns the JWT of account name. It is called by nats-server while
 // a client of an account that is not loaded yet connects.
 func (r *Resolver) Fetch(name string) (string, error) {
+	if !r.observed {
+		tok, _, err := r.fetch(name)
+		return tok, err
+	}
 	start := time.Now()
 	tok, outcome, err := r.fetch(name)
 	r.obs.FetchDone(name, time.Since(start), outcome)
@@ -283,6 +293,14 @@ func (r *Resolver) Start(s *server.Server) error {
 		defer r.wg.Done()
 		r.watchLoop(ctx)
 	}()
+	if r.opts.Clock == nil {
+		r.coarse.Store(time.Now().UnixNano())
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.tick(ctx)
+		}()
+	}
 	if r.opts.SystemConn != nil {
 		r.wg.Add(1)
 		go func() {
@@ -315,6 +333,32 @@ func (r *Resolver) Close() {
 	}
 	r.wg.Wait()
 	r.inflight.Wait()
+}
+
+// coarseTick is the resolution of the clock a started Resolver reads.
+const coarseTick = 50 * time.Millisecond
+
+// tick keeps the coarse clock until ctx ends.
+func (r *Resolver) tick(ctx context.Context) {
+	t := time.NewTicker(coarseTick)
+	defer t.Stop()
+	defer r.coarse.Store(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			r.coarse.Store(now.UnixNano())
+		}
+	}
+}
+
+// now reads the coarse clock while it runs, else the Clock (unix ns).
+func (r *Resolver) now() int64 {
+	if n := r.coarse.Load(); n != 0 {
+		return n
+	}
+	return r.clock.Now().UnixNano()
 }
 
 // server returns the running server, or nil before Start or after Close.

@@ -158,7 +158,7 @@ func TestCachedResolverInvalidateSweepAndErrors(t *testing.T) {
 }
 
 // embedded starts a server in operator mode with ar as AccountResolver.
-func embedded(t *testing.T, op *testkit.Operator, ar server.AccountResolver) *server.Server {
+func embedded(t testing.TB, op *testkit.Operator, ar server.AccountResolver) *server.Server {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{
 		Host:             "127.0.0.1",
