@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/natsauth/natsauth/internal/pgtest"
@@ -43,4 +44,15 @@ func open(t testing.TB, url string, opts store.Options) store.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Newer-only holds between OS processes writing one database.
+func TestNewerOnlyAcrossProcesses(t *testing.T) {
+	url := ""
+	// In the child processes CrossProcess reads the URL from its spec; they
+	// must not start a server of their own.
+	if os.Getenv("NATSAUTH_STORETEST_CHILD") == "" {
+		url = pgtest.Start(t).NewDatabase(t)
+	}
+	storetest.CrossProcess(t, "TestNewerOnlyAcrossProcesses", url, 3, 80)
 }
