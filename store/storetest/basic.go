@@ -100,9 +100,6 @@ func testList(e *env) {
 }
 
 func testReopen(e *env) {
-	if !e.b.Persistent {
-		e.t.Skipf("%s does not persist across reopen", e.b.Name)
-	}
 	acc := e.op.NewAccount(e.t, "A", nil)
 	gone := e.op.NewAccount(e.t, "B", nil)
 	e.put(acc, acc.JWT)

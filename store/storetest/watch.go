@@ -84,25 +84,18 @@ func (w *watcher) closed() {
 	}
 }
 
-// noWatch checks that a NoWatch backend says so clearly.
-func (e *env) noWatch() bool {
-	if !e.b.NoWatch {
-		return false
-	}
+// testWatchUnsupported checks that a NoWatch backend says so clearly.
+func testWatchUnsupported(e *env) {
 	wt, ok := e.r.(store.Watcher)
 	if !ok {
-		return true
+		return // the store does not even offer Watch
 	}
 	if _, err := wt.Watch(e.ctx); !errors.Is(err, store.ErrWatchUnsupported) {
 		e.t.Fatalf("NoWatch backend: Watch err = %v, want ErrWatchUnsupported", err)
 	}
-	return true
 }
 
 func testWatchInOrder(e *env) {
-	if e.noWatch() {
-		return
-	}
 	if e.b.ReadOnly {
 		// Writes arrive from elsewhere; check them one at a time.
 		stepwise(e, e.w, e.watch(e.r))
@@ -176,12 +169,6 @@ func stepwise(e *env, s store.Store, w *watcher) {
 }
 
 func testWatchOtherInstance(e *env) {
-	if e.noWatch() {
-		return
-	}
-	if !e.b.Shared && !e.b.ReadOnly {
-		e.t.Skipf("%s instances do not share data", e.b.Name)
-	}
 	w := e.watch(e.r)
 	stepwise(e, e.writer(e.t), w)
 	// The watched instance's own writes are reported too, after the others'.
@@ -193,9 +180,6 @@ func testWatchOtherInstance(e *env) {
 }
 
 func testWatchEndsOnClose(e *env) {
-	if e.noWatch() {
-		return
-	}
 	s := e.openStore(e.t)
 	w := e.watch(s)
 	w2 := e.watch(s)
@@ -210,9 +194,6 @@ func testWatchEndsOnClose(e *env) {
 }
 
 func testWatchEndsOnContext(e *env) {
-	if e.noWatch() {
-		return
-	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	ch, err := e.r.(store.Watcher).Watch(ctx)
 	if err != nil {
