@@ -259,9 +259,19 @@ func lastLines(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// findBinDir finds the directory with initdb and postgres: the newest
-// /usr/lib/postgresql/<version>/bin, or else the one on PATH.
+// EnvBinDir names the environment variable that points at the directory
+// holding initdb and postgres, overriding the search.
+const EnvBinDir = "NATSAUTH_TEST_PG_BINDIR"
+
+// findBinDir finds the directory with initdb and postgres: $NATSAUTH_TEST_PG_BINDIR,
+// or the newest /usr/lib/postgresql/<version>/bin, or else the one on PATH.
 func findBinDir() (string, error) {
+	if d := os.Getenv(EnvBinDir); d != "" {
+		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+		return "", fmt.Errorf("%s=%s holds no initdb and postgres: %w", EnvBinDir, d, errNotInstalled)
+	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
 	for _, d := range dirs {

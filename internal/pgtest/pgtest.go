@@ -16,7 +16,8 @@
 // Tests that stop the server use their own with StartPrivate, so they do not
 // disturb others. If PostgreSQL is not installed the test fails — it never
 // skips. NATSAUTH_TEST_POSTGRES_URL makes Start use an external server
-// instead (which cannot be stopped or restarted).
+// instead (which cannot be stopped or restarted); NATSAUTH_TEST_PG_BINDIR
+// names the directory of initdb and postgres when they are elsewhere.
 package pgtest
 
 import (

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,18 @@ func TestDBNameIsSafe(t *testing.T) {
 	}
 	if len(n) > 63 {
 		t.Fatalf("dbName %q longer than PostgreSQL's 63", n)
+	}
+}
+
+func TestMissingBinariesSayWhatToDo(t *testing.T) {
+	t.Setenv(EnvBinDir, t.TempDir())
+	_, err := startCluster()
+	if !errors.Is(err, errNotInstalled) {
+		t.Fatalf("startCluster without binaries: err = %v", err)
+	}
+	for _, want := range []string{"PostgreSQL not installed", "./scripts/test", EnvURL} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
 	}
 }
