@@ -34,8 +34,10 @@ type Backend struct {
 	Name string
 	// New creates a fresh, empty backend (a new directory, database file or
 	// database) and returns an opener. Each call of the opener gives a new,
-	// independent Store on that same backend. The harness closes what it
-	// created with t.Cleanup; the suite closes the stores it opens.
+	// independent Store on that same backend (for a backend that is
+	// neither Shared nor Persistent, such as mem, instances may share
+	// nothing). The harness closes what it created with t.Cleanup; the
+	// suite closes the stores it opens. Cases run one at a time.
 	New func(t testing.TB) (open func(t testing.TB, opts store.Options) store.Store)
 	// Persistent says data survives Close and a new open.
 	Persistent bool
