@@ -93,7 +93,7 @@ func New(ctx context.Context, connString string, opts store.Options) (*Store, er
 	}
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: bad connection string: %s", scrubParseError(err))
+		return nil, fmt.Errorf("postgres: %s", scrubParseError(err))
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
@@ -102,12 +102,13 @@ func New(ctx context.Context, connString string, opts store.Options) (*Store, er
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	addr := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
 	s := &Store{
 		cfg:      cfg,
-		addr:     net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
+		addr:     addr,
 		password: cfg.ConnConfig.Password,
 		keep:     keep,
-		log:      log.With("store", "postgres", "addr", net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))),
+		log:      log.With("store", "postgres", "addr", addr),
 	}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
