@@ -49,31 +49,22 @@ func (r *Resolver) lookup(account string) *state {
 
 // fetch serves account name from the cache or the store.
 func (r *Resolver) fetch(name string) (string, string, error) {
-	now := r.now()
-	if st := r.lookup(name); st != nil {
-		switch {
-		case st.negative && now-st.checked < int64(r.opts.NegativeTTL):
-			r.negative.Add(1)
-			return "", OutcomeNegative, notFound(name)
-		case !st.negative && r.fresh(st, now):
-			r.hits.Add(1)
-			return st.jwt, OutcomeHit, nil
-		}
+	if res, ok, err := r.cached(name); ok {
+		return res.jwt, res.outcome, err
 	}
 	// Only a key that is not cached yet needs checking (the cache holds
 	// nothing but keys the store has answered for).
 	if err := trust.CheckAccountKey(name); err != nil {
 		return "", OutcomeError, fmt.Errorf("fetch account: %w", err)
 	}
-	if tok, outcome, err, done := r.whileDown(name); done {
-		return tok, outcome, err
+	if res, done, err := r.whileDown(name); done {
+		return res.jwt, res.outcome, err
 	}
 	v, err, _ := r.sf.Do(name, func() (any, error) {
 		// A caller that missed the cache may get here after an earlier
 		// flight filled it: look again before reading the store.
-		if st := r.lookup(name); st != nil && !st.negative && r.fresh(st, r.now()) {
-			r.hits.Add(1)
-			return fetchResult{st.jwt, OutcomeHit}, nil
+		if res, ok, err := r.cached(name); ok {
+			return res, err
 		}
 		return r.load(name)
 	})
@@ -84,21 +75,40 @@ func (r *Resolver) fetch(name string) (string, string, error) {
 	return res.jwt, res.outcome, err
 }
 
+// cached answers from a fresh entry or a fresh negative entry, taking no
+// lock. ok is false when the store must be asked.
+func (r *Resolver) cached(name string) (fetchResult, bool, error) {
+	st := r.lookup(name)
+	if st == nil {
+		return fetchResult{}, false, nil
+	}
+	now := r.now()
+	switch {
+	case st.negative && now-st.checked < int64(r.opts.NegativeTTL):
+		r.negative.Add(1)
+		return fetchResult{"", OutcomeNegative}, true, notFound(name)
+	case !st.negative && r.fresh(st, now):
+		r.hits.Add(1)
+		return fetchResult{st.jwt, OutcomeHit}, true, nil
+	}
+	return fetchResult{}, false, nil
+}
+
 // whileDown answers at once while the store is known to be down: the last
 // good JWT, or a fast failure. done is false when the store may be asked.
-func (r *Resolver) whileDown(name string) (tok, outcome string, err error, done bool) {
+func (r *Resolver) whileDown(name string) (fetchResult, bool, error) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now >= r.downUntil {
-		return "", "", nil, false
+		return fetchResult{}, false, nil
 	}
 	if e, ok := r.cache.Load(name); ok {
 		if st := e.(*entry).state.Load(); st != nil && !st.negative {
-			return r.serveStaleLocked(name, e.(*entry), st), OutcomeStale, nil, true
+			return fetchResult{r.serveStaleLocked(name, e.(*entry), st), OutcomeStale}, true, nil
 		}
 	}
-	return "", OutcomeError, r.unavailableLocked(name), true
+	return fetchResult{"", OutcomeError}, true, r.unavailableLocked(name)
 }
 
 // fresh reports whether a positive entry may be served without the store.
@@ -142,8 +152,12 @@ func (r *Resolver) load(name string) (fetchResult, error) {
 		if err != nil {
 			next = &state{negative: true, checked: now}
 		}
-		if !e.state.CompareAndSwap(before, next) {
-			next = e.state.Load() // a watch event won: it is newer
+		for cur := before; !e.state.CompareAndSwap(cur, next); {
+			cur = e.state.Load()
+			if cur != nil && cur.checked != 0 {
+				next = cur // the store reported a change meanwhile: it is newer
+				break
+			}
 		}
 		if next.negative {
 			return fetchResult{"", OutcomeNegative}, notFound(name)
