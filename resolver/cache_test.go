@@ -165,8 +165,8 @@ func TestNegativeCacheForUnknownAccounts(t *testing.T) {
 	if got, err := r.Fetch(c.Pub); err != nil || got != c.JWT {
 		t.Fatalf("after the negative TTL: %v", err)
 	}
-	if st := r.Stats(); st.NegativeHit != 2 {
-		t.Fatalf("negative hits = %d, want 2", st.NegativeHit)
+	if st := r.Stats(); st.NegativeHits != 2 {
+		t.Fatalf("negative hits = %d, want 2", st.NegativeHits)
 	}
 }
 

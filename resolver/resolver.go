@@ -94,7 +94,9 @@ type Options struct {
 	// deletes must be signed by one of its operator keys.
 	Policy *trust.Policy
 	// TTL is how long a cached JWT is served without asking the store: 0
-	// means DefaultTTL, NoExpiry keeps it until the watch reports a change.
+	// means DefaultTTL; NoExpiry (any negative value) keeps it until the
+	// store's watch reports a change, falling back to DefaultTTL while no
+	// watch is live.
 	TTL time.Duration
 	// NegativeTTL is how long an unknown account is remembered (default
 	// and maximum 1s).
@@ -119,11 +121,11 @@ type Options struct {
 
 // Stats counts what the cache did since the Resolver was made.
 type Stats struct {
-	Hits        uint64 // served from the cache
-	Misses      uint64 // read from the store (found or not)
-	StaleServes uint64 // store failed, last good JWT served
-	NegativeHit uint64 // "not found" served from the negative cache
-	StoreErrors uint64 // failed store operations
+	Hits         uint64 // served from the cache
+	Misses       uint64 // read from the store (found or not)
+	StaleServes  uint64 // store failed, last good JWT served
+	NegativeHits uint64 // "not found" served from the negative cache
+	StoreErrors  uint64 // failed store operations
 }
 
 // Resolver is a cached server.AccountResolver over a store.Store. One
@@ -184,8 +186,11 @@ var _ server.AccountResolver = (*Resolver)(nil)
 // New returns a Resolver over st. It starts nothing: nats-server calls
 // Start when it starts, and Close when it shuts down.
 func New(st store.Store, opts Options) *Resolver {
-	if opts.TTL == 0 {
+	switch {
+	case opts.TTL == 0:
 		opts.TTL = DefaultTTL
+	case opts.TTL < 0:
+		opts.TTL = NoExpiry
 	}
 	if opts.NegativeTTL <= 0 || opts.NegativeTTL > MaxNegativeTTL {
 		opts.NegativeTTL = DefaultNegativeTTL
@@ -218,11 +223,11 @@ func New(st store.Store, opts Options) *Resolver {
 // Stats returns a snapshot of the cache counters.
 func (r *Resolver) Stats() Stats {
 	return Stats{
-		Hits:        r.hits.Load(),
-		Misses:      r.misses.Load(),
-		StaleServes: r.stale.Load(),
-		NegativeHit: r.negative.Load(),
-		StoreErrors: r.storeErrs.Load(),
+		Hits:         r.hits.Load(),
+		Misses:       r.misses.Load(),
+		StaleServes:  r.stale.Load(),
+		NegativeHits: r.negative.Load(),
+		StoreErrors:  r.storeErrs.Load(),
 	}
 }
 
