@@ -78,7 +78,9 @@ func TestDemoServesTheWalkthrough(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	creds := func(u string) string { return filepath.Join(home, "keys", "creds", "MyOperator", "MyAccount", u+".creds") }
+	creds := func(u string) string {
+		return filepath.Join(home, "keys", "creds", "MyOperator", "MyAccount", u+".creds")
+	}
 	alice, err := nats.Connect(url, nats.UserCredentials(creds("alice")))
 	if err != nil {
 		t.Fatalf("alice: %v", err)
