@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register("", newHealthcheckCmd) }
+
+// healthcheckFlags are the flags of `natsauth healthcheck`.
+type healthcheckFlags struct {
+	url     string
+	timeout time.Duration
+}
+
+// DefaultHealthURL is nats-server's health endpoint on the default
+// monitoring port, what the container image's HEALTHCHECK probes.
+const DefaultHealthURL = "http://127.0.0.1:8222/healthz"
+
+func newHealthcheckCmd(a *app) *cobra.Command {
+	var f healthcheckFlags
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Probe a health endpoint: exit 0 when it answers 200, 1 otherwise",
+		Long: `GET a health endpoint — nats-server's monitoring /healthz (natsauth serve -m 8222) or the
+account server's /healthz — and exit 0 when it answers 200 OK, non-zero with the reason
+otherwise. It exists for container health checks: the natsauth image is static and has
+no wget or curl.`,
+		Example: `  natsauth healthcheck
+  natsauth healthcheck --url http://127.0.0.1:9090/healthz --timeout 2s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.healthcheck(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.url, "url", DefaultHealthURL, "health endpoint to GET")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "give up after this long")
+	return cmd
+}
+
+func (a *app) healthcheck(ctx context.Context, f healthcheckFlags) error {
+	if !strings.HasPrefix(f.url, "http://") && !strings.HasPrefix(f.url, "https://") {
+		return fmt.Errorf("healthcheck: --url %q: want an http:// or https:// URL", f.url)
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("healthcheck: --timeout %v: want a positive duration", f.timeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck %s: %w", f.url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	text := strings.TrimSpace(string(body))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck %s: %s: %s", f.url, resp.Status, text)
+	}
+	fmt.Fprintf(a.out, "healthy: %s %s\n", f.url, text)
+	return nil
+}
