@@ -17,6 +17,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid means the input was rejected; see ValidationError.
 	ErrInvalid = errors.New("invalid input")
+	// ErrStale means an offered JWT is not newer than the home's copy.
+	ErrStale = errors.New("not newer than the home's copy")
 )
 
 // ValidationError lists every problem found with the input of one
