@@ -191,6 +191,9 @@ func (n *Node) seed(ctx context.Context) error {
 	for pub, tok := range n.cfg.Seed {
 		ch, err := n.store.Put(ctx, pub, tok)
 		switch {
+		case errors.Is(err, store.ErrReadOnly):
+			n.log.Info("store is read-only: home accounts not published to it", "store", store.Redact(n.storeURL))
+			return nil
 		case errors.Is(err, store.ErrStale):
 			continue // the store already has a newer JWT
 		case err != nil:
