@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/natsauth/natsauth/store"
+)
+
+// repoRoot is the module root, seen from this package's directory.
+const repoRoot = "../.."
+
+func generateReference(t *testing.T) string {
+	t.Helper()
+	out, errOut, err := runCLI(t, "docgen")
+	if err != nil {
+		t.Fatalf("natsauth docgen: %v\n%s", err, errOut)
+	}
+	return out
+}
+
+// TestReferenceIsCurrent fails when docs/reference.md is not what the code
+// generates: a flag or command was changed without regenerating it.
+func TestReferenceIsCurrent(t *testing.T) {
+	got := generateReference(t)
+	want, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
+	if err != nil {
+		t.Fatalf("read the checked-in reference: %v\nCreate it with: %s", err, regenerateReference)
+	}
+	if got == string(want) {
+		return
+	}
+	gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(gl) || i < len(wl); i++ {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Fatalf("docs/reference.md is out of date (first difference at line %d):\n  checked in: %q\n  generated:  %q\nRegenerate it from the module root with:\n  %s",
+				i+1, w, g, regenerateReference)
+		}
+	}
+}
+
+// TestReferenceFollowsFlags shows the check above can fail: a new flag
+// changes the generated reference.
+func TestReferenceFollowsFlags(t *testing.T) {
+	base := generateReference(t)
+	root := newRootCmd(&bytes.Buffer{}, &bytes.Buffer{})
+	serve, _, err := root.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve.Flags().Int("docgen-probe", 7, "a flag added without regenerating")
+	var b bytes.Buffer
+	if err := writeReference(&b, root); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() == base {
+		t.Fatal("adding a flag did not change the generated reference")
+	}
+	if !strings.Contains(b.String(), "| `--docgen-probe` | int | `7` | a flag added without regenerating |") {
+		t.Errorf("the new flag is not in the reference:\n%s", b.String())
+	}
+}
+
+// TestReferenceDocumentsEveryCommand checks each runnable command has its
+// section and no hidden one leaks in.
+func TestReferenceDocumentsEveryCommand(t *testing.T) {
+	ref := generateReference(t)
+	for _, path := range []string{"natsauth serve", "natsauth add account", "natsauth add user", "natsauth healthcheck", "natsauth store copy", "natsauth account-server"} {
+		if !strings.Contains(ref, "\n### "+path+"\n") {
+			t.Errorf("reference lacks a section for %s", path)
+		}
+	}
+	if strings.Contains(ref, "### natsauth docgen") {
+		t.Error("the hidden docgen command is documented")
+	}
+	for _, flag := range []string{"`-c`, `--config`", "`--js`", "`--routes`", "`--url`"} {
+		if !strings.Contains(ref, flag) {
+			t.Errorf("reference lacks flag %s", flag)
+		}
+	}
+}
+
+var getenvRe = regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\("([A-Za-z0-9_]+)"\)`)
+
+// TestReferenceListsEveryEnvVar scans the shipped sources (not tests, test
+// helpers or examples) for environment variables and wants each documented.
+func TestReferenceListsEveryEnvVar(t *testing.T) {
+	documented := map[string]bool{}
+	for _, e := range envVars {
+		documented[e.name] = true
+	}
+	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, p)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "internal", "examples", "scripts", "bench", "deploy", "docs":
+				return filepath.SkipDir
+			}
+			if d.Name() == "node_modules" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range getenvRe.FindAllStringSubmatch(string(src), -1) {
+			if !documented[m[1]] {
+				t.Errorf("%s reads $%s, which envVars in cmd/natsauth/docgen.go does not document", rel, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReferenceStoreGuides wants every registered store scheme described
+// with a guide that exists.
+func TestReferenceStoreGuides(t *testing.T) {
+	for _, s := range store.Schemes() {
+		d, ok := schemeDocs[s]
+		if !ok {
+			t.Errorf("store scheme %q is registered but has no entry in schemeDocs", s)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(repoRoot, "docs", d.guide)); err != nil {
+			t.Errorf("guide of %s: %v", s, err)
+		}
+	}
+}
