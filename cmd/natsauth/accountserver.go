@@ -32,6 +32,7 @@ type accountServerFlags struct {
 	listen       string
 	tlsCert      string
 	tlsKey       string
+	tlsCA        string // require client certificates signed by this CA
 	natsURL      string
 	creds        string
 	operatorFile string
@@ -67,6 +68,7 @@ $SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:9090", "HTTP listen address")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serve https)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA file: require client certificates it signed (mutual TLS)")
 	fl.StringVar(&f.natsURL, "nats", "", "NATS URL to announce changes on (system account)")
 	fl.StringVar(&f.creds, "creds", "", "system-account user creds for --nats (default: the home's system user)")
 	fl.StringVar(&f.operatorFile, "operator", "", "operator JWT file to trust (default: the home's operator)")
@@ -109,6 +111,9 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("account-server: --tls-cert and --tls-key go together")
 	}
+	if f.tlsCA != "" && f.tlsCert == "" {
+		return errors.New("account-server: --tls-ca needs --tls-cert and --tls-key (client certificates are checked over https only)")
+	}
 	if f.creds != "" && f.natsURL == "" {
 		return errors.New("account-server: --creds needs --nats")
 	}
@@ -149,7 +154,16 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 			ln.Close()
 			return fmt.Errorf("account-server: load tls key pair: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if f.tlsCA != "" {
+			pool, err := loadCAPool(f.tlsCA)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("account-server: --tls-ca: %w", err)
+			}
+			tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		}
+		ln = tls.NewListener(ln, tc)
 		scheme = "https"
 	}
 	srv := &http.Server{

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/internal/tlsgen"
+)
+
+func init() { register("generate", newGenerateTLSCmd) }
+
+func newGenerateTLSCmd(a *app) *cobra.Command {
+	var out string
+	var hosts []string
+	var days int
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "tls",
+		Short: "Generate a development CA, a server certificate and a client certificate for (mutual) TLS",
+		Long: `Generate development TLS material, ECDSA P-256, into --out (default HOME/tls):
+
+  ca.pem            the CA certificate that clients and servers trust
+  server-cert.pem   server certificate for localhost, 127.0.0.1, ::1 and every --host
+  server-key.pem    its private key (0600)
+  client-cert.pem   client certificate for mutual TLS (verify: true)
+  client-key.pem    its private key (0600)
+
+The CA's private key is discarded once both certificates are signed, so nothing else can
+be issued under this CA; run again with --force to make a new set. Use it for development
+and tests; production servers should get certificates from your own CA.`,
+		Example: `  natsauth generate tls --out ./tls --host nats.internal,10.0.0.5
+  natsauth serve --tls-cert tls/server-cert.pem --tls-key tls/server-key.pem
+  natsauth serve --tls-cert tls/server-cert.pem --tls-key tls/server-key.pem --tls-ca tls/ca.pem --tls-verify`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := &problemList{op: "generate tls"}
+			hs := splitList(hosts)
+			if err := tlsgen.CheckHosts(hs); err != nil {
+				p.add("--host: %v", err)
+			}
+			if days < 1 {
+				p.add("--days %d: give the number of days the certificates are valid (1 or more)", days)
+			}
+			dir := out
+			if dir == "" {
+				h, err := a.home()
+				if err != nil {
+					p.addErr(err)
+				}
+				dir = filepath.Join(h, "tls")
+			}
+			if err := p.err(); err != nil {
+				return err
+			}
+			f, err := tlsgen.Generate(dir, tlsgen.Options{Hosts: hs, Validity: time.Duration(days) * 24 * time.Hour, Overwrite: force})
+			if err != nil {
+				if !force && strings.Contains(err.Error(), "already holds") {
+					return fmt.Errorf("%w (--force replaces them)", err)
+				}
+				return err
+			}
+			writeTLSSummary(a, f)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&out, "out", "o", "", "directory to write into (created 0700; default HOME/tls)")
+	fl.StringArrayVar(&hosts, "host", nil, "extra DNS names or IP addresses for the server certificate (comma-separated or repeated)")
+	fl.IntVar(&days, "days", int(tlsgen.DefaultValidity/(24*time.Hour)), "days the certificates are valid")
+	fl.BoolVar(&force, "force", false, "replace existing files in the directory")
+	return cmd
+}
+
+// writeTLSSummary prints what was written and how to use it.
+func writeTLSSummary(a *app, f *tlsgen.Files) {
+	w := a.out
+	fmt.Fprintf(w, "wrote development TLS material to %s (valid until %s; the CA key was discarded)\n",
+		f.Dir, f.NotAfter.Format("2006-01-02"))
+	fmt.Fprintf(w, "  %-40s CA certificate: clients and servers trust it\n", f.CA)
+	fmt.Fprintf(w, "  %-40s server certificate for %s\n", f.ServerCert, strings.Join(f.ServerNames, ", "))
+	fmt.Fprintf(w, "  %-40s server key (0600)\n", f.ServerKey)
+	fmt.Fprintf(w, "  %-40s client certificate for mutual TLS\n", f.ClientCert)
+	fmt.Fprintf(w, "  %-40s client key (0600)\n", f.ClientKey)
+	fmt.Fprintf(w, "\nserve with TLS:\n  natsauth serve --tls-cert %s --tls-key %s\n", f.ServerCert, f.ServerKey)
+	fmt.Fprintf(w, "and require client certificates (mutual TLS):\n  natsauth serve --tls-cert %s --tls-key %s --tls-ca %s --tls-verify\n",
+		f.ServerCert, f.ServerKey, f.CA)
+	fmt.Fprintf(w, "or in nats-server.conf:\n  tls {\n    cert_file: %q\n    key_file: %q\n    ca_file: %q\n    verify: true\n  }\n",
+		f.ServerCert, f.ServerKey, f.CA)
+	fmt.Fprintf(w, "clients:\n  nats --creds USER.creds --tlsca %s [--tlscert %s --tlskey %s] ...\n", f.CA, f.ClientCert, f.ClientKey)
+	fmt.Fprintf(w, "  Go: nats.RootCAs(%q), nats.ClientCert(%q, %q)\n", f.CA, f.ClientCert, f.ClientKey)
+	if f.DirShared {
+		fmt.Fprintf(a.errOut, "warning: %s can be read by other users; the keys are 0600, but keep TLS material in a 0700 directory (chmod 700 %s)\n",
+			f.Dir, f.Dir)
+	}
+}
+
+// loadCAPool reads PEM CA certificates from path.
+func loadCAPool(path string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
