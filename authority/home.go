@@ -196,6 +196,10 @@ func (h *Home) StoresDir() string { return h.storesDir() }
 // KeysDir is nsc's keystore directory (--keystore-dir) inside the home.
 func (h *Home) KeysDir() string { return h.keystoreDir() }
 
+// OperatorJWTPath is the file holding the operator JWT, for a
+// nats-server.conf's `operator:`.
+func (h *Home) OperatorJWTPath() string { return h.operatorJWTPath() }
+
 // CredsPath returns where the creds file of a user is kept in the home.
 func (h *Home) CredsPath(account, user string) string {
 	return filepath.Join(h.credsDir(account), user+".creds")
