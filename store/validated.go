@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/natsauth/natsauth/trust"
@@ -11,7 +12,7 @@ import (
 // Wrap returns the validated Store over a backend. Every key is checked
 // before it reaches the backend and every JWT is validated before a write.
 func Wrap(b Backend, opts Options) Store {
-	return &validated{b: b, policy: opts.Policy}
+	return &validated{b: b, policy: opts.Policy, log: opts.Logger}
 }
 
 // Unwrap returns the backend under a Store made by Wrap or Open, or nil.
@@ -25,6 +26,7 @@ func Unwrap(s Store) Backend {
 type validated struct {
 	b      Backend
 	policy *trust.Policy
+	log    *slog.Logger // audit failures; may be nil
 }
 
 var (
@@ -49,14 +51,32 @@ func (v *validated) Put(ctx context.Context, account, token string) (Change, err
 	if err != nil {
 		return Unchanged, fmt.Errorf("put account: %w", err)
 	}
-	return v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
+	log := v.auditLog()
+	if log == nil {
+		return v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
+	}
+	old, hadOld := v.previous(ctx, account)
+	ch, err := v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
+	if err == nil && ch != Unchanged {
+		v.recordPut(ctx, log, ac, old, hadOld, ch)
+	}
+	return ch, err
 }
 
 func (v *validated) Delete(ctx context.Context, account string) error {
 	if err := trust.CheckAccountKey(account); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
-	return v.b.Delete(ctx, account)
+	log := v.auditLog()
+	if log == nil {
+		return v.b.Delete(ctx, account)
+	}
+	old, hadOld := v.previous(ctx, account)
+	if err := v.b.Delete(ctx, account); err != nil {
+		return err
+	}
+	v.recordDelete(ctx, log, account, old, hadOld)
+	return nil
 }
 
 func (v *validated) List(ctx context.Context) ([]string, error) { return v.b.List(ctx) }

@@ -11,6 +11,8 @@
 //     written, fsynced and renamed over the old one, then the directory is
 //     fsynced. Temporary files start with ".natsauth-" and do not end in
 //     ".jwt", so nats-server never loads one;
+//   - the audit log (store.Auditor) is the append-only JSON-lines file
+//     "audit.log" in the directory, 0600; nats-server ignores it;
 //   - newer-only is atomic across processes: read-compare-write happens
 //     under an exclusive flock on the file ".natsauth.lock" in the
 //     directory. (nats-server's own writes do not take that lock; they
@@ -42,6 +44,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -128,6 +131,7 @@ type Store struct {
 	cfg    Config
 	log    *slog.Logger
 	closed atomic.Bool
+	audit  *audit.File
 
 	mu       sync.Mutex           // serializes writes and reconciliation in this process
 	lockFile *os.File             // opened on first write; guarded by mu
@@ -148,7 +152,12 @@ type fileState struct {
 var (
 	_ store.Backend = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
+	_ store.Auditor = (*Store)(nil)
 )
+
+// AuditLog returns the store's audit log: the append-only JSON-lines file
+// audit.log (0600) in the directory, which nats-server does not read.
+func (s *Store) AuditLog() audit.Log { return s.audit }
 
 // New opens the directory store, creating the directory (0700) if absent.
 // It reads no account file and starts nothing.
@@ -177,7 +186,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("dir store: %s is not a directory", cfg.Dir)
 	}
 	return &Store{dir: cfg.Dir, cfg: cfg, log: log.With("store", "dir", "dir", cfg.Dir),
-		known: map[string]fileState{}}, nil
+		known: map[string]fileState{}, audit: audit.NewFile(filepath.Join(cfg.Dir, audit.FileName))}, nil
 }
 
 // Dir returns the directory the store keeps its files in.

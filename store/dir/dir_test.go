@@ -70,13 +70,14 @@ func TestFilesInNatsServerFormat(t *testing.T) {
 	if string(data) != acc.JWT {
 		t.Errorf("file holds %q, want the raw jwt", data)
 	}
-	// Nothing but the account file, the lock file: no temporary left over.
+	// Nothing but the account file, the lock file and the audit log: no
+	// temporary left over.
 	entries, _ := os.ReadDir(d)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if len(names) != 2 || names[0] != ".natsauth.lock" || names[1] != acc.Pub+".jwt" {
+	if len(names) != 3 || names[0] != ".natsauth.lock" || names[1] != acc.Pub+".jwt" || names[2] != "audit.log" {
 		t.Errorf("dir holds %v", names)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -26,12 +27,17 @@ type Store struct {
 	mu      sync.RWMutex
 	records map[string]store.Record
 	closed  bool
+	audit   audit.Memory
 }
 
 var (
 	_ store.Backend = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
+	_ store.Auditor = (*Store)(nil)
 )
+
+// AuditLog returns the store's audit log, kept in memory with it.
+func (s *Store) AuditLog() audit.Log { return &s.audit }
 
 // New returns an empty in-memory backend.
 func New() *Store { return &Store{records: map[string]store.Record{}} }

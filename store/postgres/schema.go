@@ -102,7 +102,21 @@ DROP TRIGGER IF EXISTS natsauth_truncated ON account_jwts;
 CREATE TRIGGER natsauth_truncated AFTER TRUNCATE ON account_jwts
     FOR EACH STATEMENT EXECUTE FUNCTION natsauth_account_jwts_changed();
 `},
+	{2, "audit log", `
+CREATE TABLE IF NOT EXISTS natsauth_audit_log (
+    seq          bigserial PRIMARY KEY,
+    at           timestamptz NOT NULL,
+    action       text NOT NULL,
+    account      text NOT NULL DEFAULT '',
+    account_name text NOT NULL DEFAULT '',
+    entry        jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS natsauth_audit_log_at ON natsauth_audit_log (at);
+`},
 }
+
+// SchemaVersion is the schema version this code migrates to.
+var SchemaVersion = migrations[len(migrations)-1].version
 
 // migrate brings the schema up to date in one transaction, holding an
 // advisory lock so that processes opening the store at once do not race.

@@ -33,6 +33,16 @@ var migrations = []string{
 		value INTEGER NOT NULL
 	);
 	INSERT INTO store_meta (name, value) VALUES ('trimmed_seq', 0);`,
+	// 2: the audit log (package audit): one JSON entry per row.
+	`CREATE TABLE audit_log (
+		seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+		at           INTEGER NOT NULL,
+		action       TEXT NOT NULL,
+		account      TEXT NOT NULL DEFAULT '',
+		account_name TEXT NOT NULL DEFAULT '',
+		entry        TEXT NOT NULL
+	);
+	CREATE INDEX audit_log_at ON audit_log (at);`,
 }
 
 // SchemaVersion is the schema version this code writes.

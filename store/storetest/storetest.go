@@ -207,6 +207,7 @@ func Run(t *testing.T, b Backend) {
 		{"NewerOnlyRace", always, testNewerOnlyRace},
 		{"Reopen", func(b Backend) bool { return b.Persistent }, testReopen},
 		{"ClosedRefuses", always, testClosedRefuses},
+		{"Audit", func(b Backend) bool { return !b.ReadOnly }, testAudit},
 	}
 	for _, c := range cases {
 		if !c.applies(b) {
