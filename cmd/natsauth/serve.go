@@ -17,9 +17,10 @@ func init() { register("", newServeCmd) }
 
 // serveFlags are the flags of `natsauth serve`, named like nats-server's.
 type serveFlags struct {
-	configFile  string
-	server      node.ServerFlags
-	allowDelete bool
+	configFile    string
+	server        node.ServerFlags
+	allowDelete   bool
+	accountServer string // listen address of the account-server API; "" for none
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -63,6 +64,8 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.BoolVarP(&f.server.Trace, "trace", "V", false, "nats-server protocol tracing")
 	fl.StringVarP(&f.server.LogFile, "log", "l", "", "write nats-server's log to this file")
 	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
+	fl.StringVar(&f.accountServer, "account-server", "",
+		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
 	return cmd
 }
 
@@ -116,6 +119,13 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	defer n.Close()
 	if err := n.Start(ctx); err != nil {
 		return err
+	}
+	if f.accountServer != "" {
+		stop, err := a.serveAccountServer(ctx, n, cfg, f.accountServer)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
 	return runUntilSignal(ctx, n, cfg.Logger.Info)
