@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 )
@@ -140,9 +141,26 @@ func TestE2EUserAuthentication(t *testing.T) {
 		c.flush(t)
 		c.waitClosed(t, 10*time.Second)
 		c.wantErr(t, nats.ErrAuthExpired, "")
-		if c, err := s.dial("A", "brief"); err == nil {
+		var err error
+		// JWT expiry has whole seconds, and nats-server accepts a JWT during
+		// its expiry second (then closes it at once): from the next second
+		// on, it is refused.
+		ujwt, err := credsJWT(s.h.creds("A", "brief"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		uc, err := jwt.DecodeUserClaims(ujwt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(time.Unix(uc.Expires+1, 0)))
+		c, err = s.dial("A", "brief")
+		if err == nil {
 			c.Close()
 			t.Fatal("brief connected again after its expiry")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("brief after its expiry: %v, want %v", err, nats.ErrAuthorization)
 		}
 	})
 
