@@ -24,7 +24,7 @@ const serverMaxPayload = 1 << 20
 func TestClusterPropagation(t *testing.T) {
 	h := newHome(t)
 	pgURL := pgtest.Start(t).NewDatabase(t)
-	c := startCluster(t, clusterConfigs(t, h, pgURL, 3, true))
+	c := startCluster(t, clusterConfigs(t, homeRoot(t, h), pgURL, 3, true))
 	for i, n := range c.nodes {
 		rz, err := n.Server().Routez(nil)
 		if err != nil {

@@ -24,7 +24,7 @@ func TestPostgresOutage(t *testing.T) {
 	pg := pgtest.StartPrivate(t)
 	pgURL := pg.NewDatabase(t)
 	h := newHome(t)
-	c := startCluster(t, clusterConfigs(t, h, pgURL, 3, true))
+	c := startCluster(t, clusterConfigs(t, homeRoot(t, h), pgURL, 3, true))
 	setup := openStore(t, h, pgURL)
 	acc := addAccount(t, h, "known", setup)
 	if _, err := h.AddUser("known", "victim", authority.UserEdit{}); err != nil {
@@ -112,7 +112,7 @@ func TestPostgresOutage(t *testing.T) {
 func TestNodeRestartCatchesUp(t *testing.T) {
 	h := newHome(t)
 	pgURL := pgtest.Start(t).NewDatabase(t)
-	c := startCluster(t, clusterConfigs(t, h, pgURL, 3, true))
+	c := startCluster(t, clusterConfigs(t, homeRoot(t, h), pgURL, 3, true))
 	st := openStore(t, h, pgURL)
 	acc := addAccount(t, h, "A", st)
 	if _, err := h.AddUser("A", "victim", authority.UserEdit{}); err != nil {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/pgtest"
+	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/store"
 	_ "github.com/natsauth/natsauth/store/dir"
@@ -85,12 +87,17 @@ func routeURLs(ports []int) string {
 	return strings.Join(urls, ",")
 }
 
-// clusterConfigs describes n natsauth nodes of one cluster over one store:
-// what `natsauth serve --cluster nats://127.0.0.1:P --routes …` builds
-// from a home. Every node routes to every node (a route to itself is
-// ignored by nats-server). With js each node runs JetStream in a
-// directory of its own.
-func clusterConfigs(t testing.TB, h *authority.Home, storeURL string, n int, js bool) []node.Config {
+// trustRoot is what a node takes from a home: the operator, the system
+// account's key (for the in-process claims responder) and the account
+// JWTs it seeds the store with.
+type trustRoot struct {
+	operatorJWT string
+	sysSigner   nkeys.KeyPair
+	seed        map[string]string
+}
+
+// homeRoot reads the trust root from a home, as `natsauth serve` does.
+func homeRoot(t testing.TB, h *authority.Home) trustRoot {
 	t.Helper()
 	signer, err := h.AccountSigner(h.SystemAccount())
 	if err != nil {
@@ -100,6 +107,21 @@ func clusterConfigs(t testing.TB, h *authority.Home, storeURL string, n int, js 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return trustRoot{operatorJWT: h.OperatorJWT(), sysSigner: signer, seed: seed}
+}
+
+// kitRoot is the trust root of a testkit operator.
+func kitRoot(op *testkit.Operator) trustRoot {
+	return trustRoot{operatorJWT: op.JWT, sysSigner: op.System.KP, seed: map[string]string{op.System.Pub: op.System.JWT}}
+}
+
+// clusterConfigs describes n natsauth nodes of one cluster over one store:
+// what `natsauth serve --cluster nats://127.0.0.1:P --routes …` builds
+// from a home. Every node routes to every node (a route to itself is
+// ignored by nats-server). With js each node runs JetStream in a
+// directory of its own.
+func clusterConfigs(t testing.TB, root trustRoot, storeURL string, n int, js bool) []node.Config {
+	t.Helper()
 	ports := freePorts(t, n)
 	routes := routeURLs(ports)
 	cfgs := make([]node.Config, n)
@@ -119,11 +141,11 @@ func clusterConfigs(t testing.TB, h *authority.Home, storeURL string, n int, js 
 		}
 		cfgs[i] = node.Config{
 			Flags:             fl,
-			OperatorJWT:       h.OperatorJWT(),
+			OperatorJWT:       root.operatorJWT,
 			SystemAccountName: authority.SystemAccountName,
-			SystemSigner:      signer,
+			SystemSigner:      root.sysSigner,
 			StoreURL:          storeURL,
-			Seed:              seed,
+			Seed:              root.seed,
 			Logger:            testLogger(name),
 		}
 	}
@@ -160,6 +182,11 @@ func (c *cluster) start(t testing.TB, i int) {
 	t.Cleanup(func() { n.Close() })
 	if err := n.Start(ctx); err != nil {
 		t.Fatalf("node %d: start: %v", i+1, err)
+	}
+	select {
+	case <-n.Resolver().Ready():
+	case <-ctx.Done():
+		t.Fatalf("node %d: the $SYS claims responder did not subscribe", i+1)
 	}
 	c.nodes[i] = n
 }
@@ -247,7 +274,7 @@ func await(t testing.TB, within time.Duration, what string, cond func() bool) ti
 type watched struct {
 	nc       *nats.Conn
 	url      string
-	cid      uint64 // the server's id of the connection
+	cid      uint64       // the server's id of the connection
 	closedAt atomic.Int64 // unix nanoseconds, 0 while open
 	closed   chan struct{}
 }
