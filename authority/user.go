@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -261,71 +262,15 @@ func checkUserClaims(p *problems, uc *jwt.UserClaims) {
 	}
 }
 
-// AddUser creates a user of account, signed by the account's identity
-// key, and writes its seed and creds file.
+// AddUser creates a user of account, signed by the account's signing key
+// (its identity key when it has none), and writes its seed and creds file.
 func (h *Home) AddUser(account, name string, e UserEdit) (*UserInfo, error) {
-	p := newProblems("add user %s", name)
-	if err := CheckName("user", name); err != nil {
-		p.add("%v", err)
-	}
-	src := e.check(p, nil, false)
-	unlock, err := h.lock(true)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	acc, err := h.readAccount(account)
-	p.addErr(err)
-	var signer nkeys.KeyPair
-	if acc != nil {
-		users, err := h.listUsers(acc)
-		p.addErr(err)
-		for _, u := range users {
-			if strings.EqualFold(u.Name, name) {
-				if u.Name == name {
-					p.addKind(ErrExists, "user %q already exists in account %s", name, acc.Name)
-				} else {
-					p.addKind(ErrExists, "user %q differs only in case from the existing user %q", name, u.Name)
-				}
-			}
-		}
-		if e.Bearer != nil && *e.Bearer && acc.Claims.Limits.DisallowBearer {
-			p.add("account %s does not allow bearer tokens", acc.Name)
-		}
-		signer, err = h.AccountSigner(acc.Pub)
-		p.addErr(err)
-	}
-	h.checkStrict(p)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		return nil, fmt.Errorf("add user %s: create key: %w", name, err)
-	}
-	uc := jwt.NewUserClaims(pubKey(kp))
-	uc.Name = name
-	e.apply(uc, src)
-	checkUserClaims(p, uc)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	var t txn
-	if _, err := h.stageKey(&t, kp); err != nil {
-		return nil, fmt.Errorf("add user %s: %w", name, err)
-	}
-	info, err := h.stageUser(&t, acc, name, uc, signer, kp)
-	if err != nil {
-		return nil, fmt.Errorf("add user %s: %w", name, err)
-	}
-	if err := t.commit(); err != nil {
-		return nil, fmt.Errorf("add user %s: %w", name, err)
-	}
-	return info, nil
+	return h.AddUserWith(account, name, e, UserIssue{})
 }
 
-// EditUser applies e to a user and re-signs it; its creds file is
-// rewritten when the user's seed is in the keystore.
+// EditUser applies e to a user and re-signs it (with the scoped signing
+// key that signed it, else as AddUser signs); its creds file is rewritten
+// when the user's seed is in the keystore.
 func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 	p := newProblems("edit user %s", name)
 	if e.IsZero() {
@@ -340,11 +285,16 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 	p.addErr(err)
 	var cur *UserInfo
 	var signer nkeys.KeyPair
+	var scope *jwt.UserScope
 	if acc != nil {
 		cur, err = h.readUser(acc, name)
 		p.addErr(err)
-		signer, err = h.AccountSigner(acc.Pub)
-		p.addErr(err)
+		if cur != nil {
+			signer, scope = h.userSigner(p, acc, "", cur.Claims)
+			if scope != nil {
+				checkScopedEdit(p, e, scope)
+			}
+		}
 		if e.Bearer != nil && *e.Bearer && acc.Claims.Limits.DisallowBearer {
 			p.add("account %s does not allow bearer tokens", acc.Name)
 		}
@@ -354,7 +304,6 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 		curClaims = cur.Claims
 	}
 	src := e.check(p, curClaims, true)
-	h.checkStrict(p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -363,6 +312,9 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 		return nil, fmt.Errorf("edit user %s: %w", name, err)
 	}
 	e.apply(uc, src)
+	if scope != nil {
+		uc.UserPermissionLimits = jwt.UserPermissionLimits{}
+	}
 	checkUserClaims(p, uc)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -382,19 +334,14 @@ func (h *Home) EditUser(account, name string, e UserEdit) (*UserInfo, error) {
 	return info, nil
 }
 
-// checkStrict refuses to issue users under an operator that requires
-// signing keys: natsauth signs users with the account identity key, which
-// such an operator's servers reject.
-func (h *Home) checkStrict(p *problems) {
-	if h.opClaims.StrictSigningKeyUsage {
-		p.add("operator %s requires signing keys, and natsauth signs users with the account identity key; "+
-			"issue this user with nsc and an account signing key", h.op)
-	}
-}
-
-// stageUser signs uc with the account key and schedules writing the user
-// JWT and, when kp is known, the creds file.
+// stageUser signs uc with signer (an account key: identity or signing
+// key, which then names the account as issuer_account) and schedules
+// writing the user JWT and, when kp is known, the creds file.
 func (h *Home) stageUser(t *txn, acc *AccountInfo, name string, uc *jwt.UserClaims, signer, kp nkeys.KeyPair) (*UserInfo, error) {
+	uc.IssuerAccount = ""
+	if pubKey(signer) != acc.Pub {
+		uc.IssuerAccount = acc.Pub
+	}
 	tok, err := uc.Encode(signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign user: %w", err)
@@ -461,6 +408,11 @@ func (h *Home) Creds(account, user string) ([]byte, error) {
 		return nil, fmt.Errorf("creds: %w", err)
 	}
 	kp, err := h.readKey(u.Pub)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("creds for user %s: the user was issued from its public key %s and its seed is not in this home; "+
+			"whoever holds the seed makes the creds file from the user JWT (%s) and the seed: %w",
+			user, u.Pub, h.userJWTPath(u.Account, u.Name), ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creds for user %s: %w", user, err)
 	}
