@@ -244,6 +244,9 @@ func (r *report) finish(verb string) error {
 	if failed > 0 {
 		return fmt.Errorf("%s: %d of %d answers were refusals or failures (see above)", verb, failed, len(r.results))
 	}
+	if !r.asJSON {
+		fmt.Fprintf(r.out, "%s: %d answers, all ok\n", verb, len(r.results))
+	}
 	return nil
 }
 
