@@ -92,8 +92,8 @@ func interopMustRefuse(t *testing.T, url string, c *cliHome, account, user strin
 }
 
 var (
-	interopServingRe = regexp.MustCompile(`natsauth serving on (nats://[0-9.:]+)`)
-	interopAccountsRe      = regexp.MustCompile(`account server listening on (http://[0-9.:]+/jwt/v1/accounts/)`)
+	interopServingRe  = regexp.MustCompile(`natsauth serving on (nats://[0-9.:]+)`)
+	interopAccountsRe = regexp.MustCompile(`account server listening on (http://[0-9.:]+/jwt/v1/accounts/)`)
 )
 
 // interopServed is a `natsauth serve` running in-process.
