@@ -377,8 +377,9 @@ func (h *Home) FinishAccountKeyRotation(r *Rotation) (*AccountInfo, error) {
 }
 
 // BeginOperatorKeyRotation starts replacing an operator signing key, or
-// resumes the rotation in progress: a new key is generated, put first in
-// the operator's signing keys, and the operator JWT re-signed. old is the
+// resumes the rotation in progress: a new key is generated, added last to
+// the operator's signing keys (accounts keep being signed with the old one
+// until ReissueAccounts), and the operator JWT re-signed. old is the
 // key to retire; "" means the operator's only signing key. Servers learn
 // of the new key only when they restart with the new operator JWT, which
 // must happen before ReissueAccounts (they would refuse the accounts).
@@ -431,7 +432,7 @@ func (h *Home) BeginOperatorKeyRotation(old string) (*Rotation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rotate operator signing key: %w", err)
 	}
-	oc.SigningKeys = append(jwt.StringList{newPub}, oc.SigningKeys...)
+	oc.SigningKeys = append(oc.SigningKeys, newPub)
 	if err := h.stageOperator(&t, oc, idKP); err != nil {
 		return nil, fmt.Errorf("rotate operator signing key: %w", err)
 	}

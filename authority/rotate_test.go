@@ -229,8 +229,13 @@ func TestOperatorKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Old != old || h.OperatorSigningKeys()[0] != r.New || len(h.OperatorSigningKeys()) != 2 {
+	if r.Old != old || h.OperatorSigningKeys()[1] != r.New || len(h.OperatorSigningKeys()) != 2 {
 		t.Fatalf("after begin: %+v keys %v", r, h.OperatorSigningKeys())
+	}
+	// Until the accounts are re-issued, new ones are signed by the old key
+	// (servers do not know the new one yet); the re-issue covers them.
+	if c := mustAccount(t, h, "C", AccountEdit{}); c.Claims.Issuer != old {
+		t.Fatalf("C signed by %s during the rotation, want the old key", c.Claims.Issuer)
 	}
 	// Another process sees the rotation and the new operator.
 	h2, _ := Open(h.Dir())
@@ -247,8 +252,8 @@ func TestOperatorKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(accs) != 3 { // A, B, SYS
-		t.Fatalf("re-issued %d accounts, want 3", len(accs))
+	if len(accs) != 4 { // A, B, C, SYS
+		t.Fatalf("re-issued %d accounts, want 4", len(accs))
 	}
 	for _, a := range accs {
 		if a.Claims.Issuer != r.New {

@@ -20,8 +20,9 @@ import (
 // Operator edits change the Home's operator in memory: do not run them
 // concurrently with other calls on the same Home.
 
-// OperatorSigningKeys returns the operator's signing keys, the one that
-// signs new accounts first.
+// OperatorSigningKeys returns the operator's signing keys in the order of
+// the operator JWT; natsauth signs accounts with the first whose seed is in
+// the keystore.
 func (h *Home) OperatorSigningKeys() []string {
 	return append([]string(nil), h.opClaims.SigningKeys...)
 }
@@ -29,9 +30,10 @@ func (h *Home) OperatorSigningKeys() []string {
 // AddOperatorSigningKey adds a signing key to the operator and re-signs the
 // operator JWT with the operator identity key. pub is an operator public
 // key to add (its seed stays wherever it is), or "" to generate a key and
-// keep its seed in the keystore. The new key goes first, so it signs the
-// accounts natsauth signs from now on. Servers learn of it only when they
-// restart with the new operator JWT.
+// keep its seed in the keystore. The new key goes last: natsauth keeps
+// signing accounts with the key it used so far, because servers learn of
+// the new one only when they restart with the new operator JWT (until then
+// they refuse accounts it signs).
 func (h *Home) AddOperatorSigningKey(pub string) (string, error) {
 	p := newProblems("add operator signing key")
 	if pub != "" && !nkeys.IsValidPublicOperatorKey(pub) {
@@ -59,7 +61,7 @@ func (h *Home) AddOperatorSigningKey(pub string) (string, error) {
 			return "", fmt.Errorf("add operator signing key: %w", err)
 		}
 	}
-	oc.SigningKeys = append(jwt.StringList{pub}, oc.SigningKeys...)
+	oc.SigningKeys = append(oc.SigningKeys, pub)
 	if err := h.stageOperator(&t, oc, idKP); err != nil {
 		return "", fmt.Errorf("add operator signing key: %w", err)
 	}
