@@ -17,8 +17,10 @@
 // back if one fails, and an flock on HOME/.natsauth.lock serializes
 // concurrent natsauth processes on one home.
 //
-// Accounts are signed by the operator signing key, users by their
-// account's identity key.
+// Accounts are signed by an operator signing key; users by their account's
+// signing key when it has one (a scoped key gives them its template), else
+// by the account's identity key. Signing keys rotate in resumable steps
+// (see Rotation).
 package authority
 
 import (
