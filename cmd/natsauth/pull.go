@@ -186,9 +186,12 @@ func (a *app) importNewest(h *authority.Home, acc *authority.AccountInfo, cands 
 	res := result{Op: "pull", Account: acc.Name, Pub: acc.Pub, Target: best.source, OK: true}
 	_, changed, err := h.ImportAccountJWT(best.token)
 	switch {
+	case errors.Is(err, authority.ErrStale) && bestClaims.IssuedAt == acc.Claims.IssuedAt:
+		res.Message = fmt.Sprintf("the servers' JWT differs from the home's but was issued at the same time (%s): kept the home's",
+			when(acc.Claims.IssuedAt))
 	case errors.Is(err, authority.ErrStale):
-		res.Message = fmt.Sprintf("the home's JWT (issued %s) is newer than the servers' (issued %s): kept the home's",
-			when(acc.Claims.IssuedAt), when(bestClaims.IssuedAt))
+		res.Message = fmt.Sprintf("the servers' JWT (issued %s) is older than the home's (issued %s): kept the home's",
+			when(bestClaims.IssuedAt), when(acc.Claims.IssuedAt))
 	case err != nil:
 		res.OK, res.Message = false, err.Error()
 	case changed:
