@@ -39,8 +39,10 @@ type Config struct {
 	// SystemAccountName is the name of the system account in the home
 	// ("SYS"); a config file's `system_account: SYS` is mapped to its key.
 	SystemAccountName string
-	// SystemSigner is the system account's identity key. With it the node
-	// mints an ephemeral in-process system user for the claims responder.
+	// SystemSigner signs users of the system account: its identity key, or
+	// a signing key of it (needed when the operator requires signing keys).
+	// With it the node mints an ephemeral in-process system user for the
+	// claims responder.
 	SystemSigner nkeys.KeyPair
 
 	// StoreURL picks the account-JWT store explicitly (--store). When empty
@@ -275,6 +277,9 @@ func (n *Node) systemConn(ctx context.Context) (*nats.Conn, error) {
 	uc := jwt.NewUserClaims(upub)
 	uc.Name = "natsauth-internal"
 	uc.IssuerAccount = ""
+	if sp, err := n.cfg.SystemSigner.PublicKey(); err == nil && sp != n.opts.SystemAccount {
+		uc.IssuerAccount = n.opts.SystemAccount // signed by a signing key of the system account
+	}
 	uc.Expires = time.Now().Add(24 * 365 * time.Hour).Unix()
 	tok, err := uc.Encode(n.cfg.SystemSigner)
 	if err != nil {

@@ -250,12 +250,14 @@ func newAddAccountCmd(a *app) *cobra.Command {
 func newEditAccountCmd(a *app) *cobra.Command {
 	var name string
 	var lf *limitFlags
+	kf := &accountKeyFlags{}
 	cmd := &cobra.Command{
 		Use:   "account [NAME]",
-		Short: "Change account limits; limits not named keep their values",
+		Short: "Change account limits and signing keys; limits not named keep their values",
 		Example: `  natsauth edit account MyAccount --max-connections 1000 --max-data 10GB --max-exports 10 \
     --max-imports 10 --max-payload 1MB --max-subscriptions 1000
-  natsauth edit account MyAccount --js-mem-storage 1GB --js-disk-storage 10GB --js-streams 10 --js-consumer 100`,
+  natsauth edit account MyAccount --js-mem-storage 1GB --js-disk-storage 10GB --js-streams 10 --js-consumer 100
+  natsauth edit account MyAccount --sk generate`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := &problemList{op: "edit account"}
@@ -264,9 +266,10 @@ func newEditAccountCmd(a *app) *cobra.Command {
 				p.op += " " + name
 			}
 			e, changes := lf.edit(p)
-			if len(changes) == 0 && len(p.items) == 0 {
-				p.add("nothing to change: give a limit such as --max-connections 100 (see --help)")
+			if len(changes) == 0 && !kf.given() && len(p.items) == 0 {
+				p.add("nothing to change: give a limit such as --max-connections 100 or --sk generate (see --help)")
 			}
+			kf.check(p)
 			h, err := a.openHome()
 			if err != nil {
 				return err
@@ -279,11 +282,22 @@ func newEditAccountCmd(a *app) *cobra.Command {
 				}
 				return p.err()
 			}
-			acc, err := h.EditAccount(name, e)
+			var acc *authority.AccountInfo
+			if len(changes) > 0 {
+				acc, err = h.EditAccount(name, e)
+			} else {
+				acc, err = h.Account(name)
+			}
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
+			if err := kf.apply(a, h, name); err != nil {
+				if len(changes) > 0 {
+					_ = a.publish(cmd.Context(), h, acc.Name)
+				}
+				return err
+			}
 			for _, c := range changes {
 				fmt.Fprintf(a.out, "  %s\n", c)
 			}
@@ -298,5 +312,6 @@ func newEditAccountCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account to edit")
 	lf = bindLimitFlags(cmd.Flags())
+	kf.bind(cmd.Flags())
 	return cmd
 }

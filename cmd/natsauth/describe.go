@@ -80,6 +80,7 @@ func newDescribeOperatorCmd(a *app) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\n", label, sk)
 			}
+			fmt.Fprintf(tw, "  Requires signing keys\t%s\n", yesNo(op.StrictSigningKeyUsage))
 			fmt.Fprintf(tw, "  System account\t%s%s\n", sysName, op.SystemAccount)
 			fmt.Fprintf(tw, "  Issued\t%s\n", units.FormatTime(op.IssuedAt, "-"))
 			fmt.Fprintf(tw, "  Expires\t%s\n", units.FormatTime(op.Expires, "never"))
@@ -142,6 +143,13 @@ func describeAccount(w io.Writer, acc *authority.AccountInfo, users []authority.
 	fmt.Fprintf(tw, "Account\t%s\n", title)
 	fmt.Fprintf(tw, "  Public key\t%s\n", acc.Pub)
 	fmt.Fprintf(tw, "  Issuer\t%s\n", c.Issuer)
+	for i, k := range signingKeyLines(c) {
+		label := ""
+		if i == 0 {
+			label = "  Signing keys"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, k)
+	}
 	fmt.Fprintf(tw, "  Issued\t%s\n", units.FormatTime(c.IssuedAt, "-"))
 	fmt.Fprintf(tw, "  Expires\t%s\n", units.FormatTime(c.Expires, "never"))
 	l := c.Limits

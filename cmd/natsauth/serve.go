@@ -80,7 +80,7 @@ func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error)
 		return node.Config{}, err
 	}
 	sys := h.SystemAccount()
-	signer, err := h.AccountSigner(sys)
+	signer, err := h.UserSigner(sys)
 	if err != nil {
 		return node.Config{}, fmt.Errorf("system account key: %w", err)
 	}

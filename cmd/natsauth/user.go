@@ -131,12 +131,15 @@ func (f *userFlags) userName(p *problemList, args []string) string {
 
 func newAddUserCmd(a *app) *cobra.Command {
 	f := &userFlags{}
+	var signingKey, publicKey string
 	cmd := &cobra.Command{
 		Use:   "user [NAME]",
 		Short: "Add a user with permissions, signed by its account, and write its creds",
 		Example: `  natsauth add user -n alice --allow-pub "orders.>" --allow-sub "orders.alice.>" --allow-pub-response
   natsauth add user -n bob --allow-pubsub "inventory.>" --deny-pub inventory.delete
-  natsauth add user -n svc -a MyAccount --allow-sub "jobs.* workers" --expiry 30d --source-network 10.0.0.0/8`,
+  natsauth add user -n svc -a MyAccount --allow-sub "jobs.* workers" --expiry 30d --source-network 10.0.0.0/8
+  natsauth add user -n worker1 -K service        # signed by the scoped signing key with role "service"
+  natsauth add user -n device7 -k UDXU...        # from a public key: the seed never leaves the device`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := &problemList{op: "add user"}
@@ -165,17 +168,28 @@ func newAddUserCmd(a *app) *cobra.Command {
 				}
 				return p.err()
 			}
-			u, err := h.AddUser(account, name, e)
+			u, err := h.AddUserWith(account, name, e, authority.UserIssue{PublicKey: publicKey, SigningKey: signingKey})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "added user %s %s to account %s\n", u.Name, u.Pub, u.Account)
 			writeUserSummary(a, u)
+			writeUserSigner(a, h, u)
+			if publicKey != "" {
+				fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
+					"         The holder of the seed makes the creds file from the user JWT:\n"+
+					"         natsauth describe user -a %s -n %s --raw > %s.jwt\n", u.Account, u.Name, u.Name)
+				return nil
+			}
 			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
 			return nil
 		},
 	}
 	f.bind(cmd.Flags(), false)
+	cmd.Flags().StringVarP(&signingKey, "private-key", "K", "",
+		"account key that signs the user: the role of a scoped signing key, or a signing key's public key")
+	cmd.Flags().StringVarP(&publicKey, "public-key", "k", "",
+		"issue the user for this user public key (U...); no seed is stored and no creds file written")
 	return cmd
 }
 
