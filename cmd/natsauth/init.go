@@ -16,13 +16,15 @@ const defaultOperatorName = "natsauth"
 
 func newInitCmd(a *app) *cobra.Command {
 	var name string
+	var ifAbsent bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the operator, its signing key and the system account in the home",
 		Long: `Create a natsauth home: an operator with an operator signing key, the system
 account SYS (with nsc's two monitoring exports) and its user sys with a creds file.
 The layout is nsc's: nsc --data-dir HOME/stores --keystore-dir HOME/keys reads it.
-init refuses to overwrite an existing operator.`,
+init refuses to overwrite an existing operator; with --if-absent it leaves an existing
+home as it is and succeeds (for container start-up).`,
 		Example: "  natsauth init --name MyOperator",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -31,6 +33,10 @@ init refuses to overwrite an existing operator.`,
 				return err
 			}
 			h, err := authority.Init(dir, name)
+			if errors.Is(err, authority.ErrExists) && ifAbsent {
+				fmt.Fprintf(a.out, "home %s already has an operator: nothing to do\n", dir)
+				return nil
+			}
 			if errors.Is(err, authority.ErrExists) {
 				return fmt.Errorf("%w\n(to work with it, drop `init`; to start over, use another --home)", err)
 			}
@@ -54,5 +60,6 @@ init refuses to overwrite an existing operator.`,
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", defaultOperatorName, "operator name")
+	cmd.Flags().BoolVar(&ifAbsent, "if-absent", false, "succeed without changes when the home already has an operator")
 	return cmd
 }
