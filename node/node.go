@@ -20,6 +20,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/metrics"
 	"github.com/natsauth/natsauth/resolver"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
@@ -60,6 +62,12 @@ type Config struct {
 	// filled in by the node.
 	Resolver resolver.Options
 
+	// MetricsAddr serves Prometheus /metrics on its own listener
+	// (host:port); empty serves it on the monitoring port, if any.
+	MetricsAddr string
+	// Metrics receives the node's measurements; nil makes a new one.
+	Metrics *metrics.Metrics
+
 	Logger *slog.Logger
 }
 
@@ -74,6 +82,7 @@ type Node struct {
 	srv      *server.Server
 	opts     *server.Options
 	shim     *reloadShim
+	obs      *observer
 
 	mu     sync.Mutex
 	closed bool
@@ -119,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	ropts.Logger = n.log
 	ropts.Policy = n.policy
 	ropts.AllowDelete = cfg.AllowDelete || fsx.AllowDelete
+	n.initObserve(&ropts)
 	if cfg.SystemSigner != nil {
 		ropts.SystemConn = n.systemConn
 	} else {
@@ -189,6 +199,7 @@ func (n *Node) buildOptions() (*server.Options, fileSettings, error) {
 
 // seed puts the configured account JWTs into the store, newer-only.
 func (n *Node) seed(ctx context.Context) error {
+	ctx = audit.WithActor(ctx, audit.Actor{Via: audit.ViaServe})
 	var created, updated int
 	for pub, tok := range n.cfg.Seed {
 		ch, err := n.store.Put(ctx, pub, tok)
@@ -230,7 +241,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.opts.LogFile != "" || n.opts.Syslog || n.opts.RemoteSyslog != "" {
 		s.ConfigureLogger() // the config file asked for nats-server's own log output
 	} else {
-		s.SetLoggerV2(slogAdapter{n.log}, n.opts.Debug, n.opts.Trace, false)
+		s.SetLoggerV2(n.serverLogger(slogAdapter{n.log}), n.opts.Debug, n.opts.Trace, false)
 	}
 	s.Start()
 	wait := 10 * time.Second
@@ -240,6 +251,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if !s.ReadyForConnections(wait) {
 		s.Shutdown()
 		return fmt.Errorf("nats-server did not become ready within %s (see its log lines above)", wait)
+	}
+	if err := n.startObserve(ctx); err != nil {
+		s.Shutdown()
+		return err
 	}
 	n.log.Info("natsauth node ready", "client_url", s.ClientURL(), "store", store.Redact(n.storeURL),
 		"jetstream", s.JetStreamEnabled(), "system_account", n.opts.SystemAccount)
@@ -262,6 +277,7 @@ func (n *Node) Reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	n.reobserve()
 	n.log.Info("configuration reloaded")
 	return nil
 }
@@ -317,6 +333,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	n.stopObserve()
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
