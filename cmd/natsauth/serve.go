@@ -21,6 +21,7 @@ type serveFlags struct {
 	server        node.ServerFlags
 	allowDelete   bool
 	accountServer string // listen address of the account-server API; "" for none
+	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -64,6 +65,8 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.BoolVarP(&f.server.Trace, "trace", "V", false, "nats-server protocol tracing")
 	fl.StringVarP(&f.server.LogFile, "log", "l", "", "write nats-server's log to this file")
 	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
+	fl.StringVar(&f.metricsAddr, "metrics", "",
+		"serve Prometheus /metrics on this address (own listener), e.g. 127.0.0.1:9100; default: on the monitoring port (-m)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
 	return cmd
@@ -103,6 +106,7 @@ func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error)
 		Seed:                seed,
 		DefaultJetStreamDir: node.DefaultJetStreamDir(home),
 		AllowDelete:         f.allowDelete,
+		MetricsAddr:         f.metricsAddr,
 		Logger:              a.logger(),
 	}, nil
 }
