@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -49,9 +48,6 @@ type candidate struct {
 }
 
 func (a *app) pull(ctx context.Context, f remoteFlags) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := f.check("pull"); err != nil {
 		return err
 	}
@@ -138,15 +134,9 @@ func lookupNATS(ctx context.Context, c *claims.Client, target string, accs []aut
 		err    error
 	}
 	answers := make([]answer, len(accs))
-	var wg sync.WaitGroup
-	for i := range accs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i].tokens, answers[i].err = c.Lookup(ctx, accs[i].Pub)
-		}()
-	}
-	wg.Wait()
+	forEachConcurrently(len(accs), func(i int) {
+		answers[i].tokens, answers[i].err = c.Lookup(ctx, accs[i].Pub)
+	})
 	for i, ans := range answers {
 		for _, tok := range ans.tokens {
 			if tok != "" {

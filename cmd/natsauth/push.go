@@ -55,9 +55,6 @@ non-zero if any server refused or did not answer.`,
 }
 
 func (a *app) push(ctx context.Context, f pushFlags) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := f.check("push"); err != nil {
 		return err
 	}
@@ -140,15 +137,9 @@ func pushNATS(ctx context.Context, c *claims.Client, target string, accs []autho
 		err     error
 	}
 	answers := make([]answer, len(accs))
-	var wg sync.WaitGroup
-	for i := range accs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i].replies, answers[i].err = c.Update(ctx, accs[i].JWT)
-		}()
-	}
-	wg.Wait()
+	forEachConcurrently(len(accs), func(i int) {
+		answers[i].replies, answers[i].err = c.Update(ctx, accs[i].JWT)
+	})
 	for i, ans := range answers {
 		acc := &accs[i]
 		sortReplies(ans.replies)
@@ -225,6 +216,26 @@ func pruneNATS(ctx context.Context, h *authority.Home, c *claims.Client, target 
 		rep.add(result{Op: "prune", Target: target, Message: fmt.Sprintf(
 			"fewer servers answered the delete (%d) than the list (%d): accounts may remain", len(replies), len(lists))})
 	}
+}
+
+// maxInFlight bounds the claims requests in flight at once: each waits
+// out the answer window, so they run together, but not thousands at once.
+const maxInFlight = 32
+
+// forEachConcurrently calls f(0..n-1), at most maxInFlight at a time, and
+// returns when all have returned.
+func forEachConcurrently(n int, f func(i int)) {
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
 }
 
 func sortReplies(rs []claims.Reply) {
