@@ -204,6 +204,16 @@ func TestProcessServe(t *testing.T) {
 		if got := receive(t, sub); got != "after reload" {
 			t.Fatalf("got %q", got)
 		}
+		// Live changes still apply after the reload.
+		h.must("edit", "account", "Later", "--max-payload", "1K")
+		within(t, liveDeadline, "--max-payload 1K applied after SIGHUP", func() bool {
+			nc, err := nats.Connect(p.url, nats.UserCredentials(h.creds("Later", "late")), nats.NoReconnect())
+			if err != nil {
+				return false
+			}
+			defer nc.Close()
+			return nc.Flush() == nil && nc.MaxPayload() == 1000
+		})
 		if httpStatus(t, p.monitor+"/healthz") != http.StatusOK {
 			t.Fatal("/healthz not OK after reload")
 		}
