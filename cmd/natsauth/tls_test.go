@@ -33,15 +33,20 @@ func bgRun(t *testing.T, pattern string, args ...string) (string, *asBuffer, fun
 	out, errOut := &asBuffer{}, &asBuffer{}
 	root := newRootCmd(out, errOut)
 	root.SetArgs(args)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
+	finished := make(chan struct{})
+	var runErr error
+	go func() {
+		runErr = root.ExecuteContext(ctx)
+		close(finished)
+	}()
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
 		once.Do(func() {
 			cancel()
 			select {
-			case stopErr = <-done:
+			case <-finished:
+				stopErr = runErr
 			case <-time.After(30 * time.Second):
 				stopErr = fmt.Errorf("natsauth %s did not stop within 30s", args[0])
 			}
@@ -59,8 +64,8 @@ func bgRun(t *testing.T, pattern string, args ...string) (string, *asBuffer, fun
 			return m[1], out, stop
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("natsauth %s exited: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+		case <-finished:
+			t.Fatalf("natsauth %s exited: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), runErr, out, errOut)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
