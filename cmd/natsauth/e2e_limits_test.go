@@ -115,6 +115,7 @@ func TestE2EUserAuthentication(t *testing.T) {
 	h.must("add", "user", "-n", "expired", "--allow-pubsub", ">", "--expiry=-1d")
 	h.must("add", "user", "-n", "dated", "--allow-pubsub", ">", "--expiry", "2000-01-01")
 	h.must("add", "user", "-n", "forever", "--allow-pubsub", ">", "--expiry", "30d")
+	h.must("add", "user", "-n", "future", "--allow-pubsub", ">", "--start", "1h")
 	h.must("add", "user", "-n", "token", "--allow-pubsub", ">", "--bearer")
 	h.must("add", "user", "-n", "office", "--allow-pubsub", ">", "--source-network", "10.9.9.0/24")
 	h.must("add", "user", "-n", "local", "--allow-pubsub", ">", "--source-network", "10.9.9.0/24,127.0.0.1/32")
@@ -132,6 +133,17 @@ func TestE2EUserAuthentication(t *testing.T) {
 			}
 		}
 		s.connect(t, "A", "forever")
+	})
+
+	t.Run("not_yet_valid_user_is_refused", func(t *testing.T) {
+		c, err := s.dial("A", "future")
+		if err == nil {
+			c.Close()
+			t.Fatal("future (--start 1h) connected")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("future: %v, want %v", err, nats.ErrAuthorization)
+		}
 	})
 
 	t.Run("expiry_while_connected_disconnects", func(t *testing.T) {

@@ -20,6 +20,7 @@ func walkthroughHome(t *testing.T) *e2eHome {
 	h.must("add", "user", "-n", "admin", "--allow-pub", ">", "--allow-sub", ">")
 	h.must("add", "user", "-n", "tracker", "--allow-pub", "orders.*.status", "--allow-sub", "orders.*.status")
 	h.must("add", "user", "-n", "worker", "--allow-sub", "orders.process workers")
+	h.must("add", "user", "-n", "auditor", "--allow-pubsub", "orders.>", "--deny-pubsub", "orders.secret.>", "--deny-sub", "orders.private")
 	return h
 }
 
@@ -73,6 +74,13 @@ func TestE2EWalkthroughPermissions(t *testing.T) {
 		{user: "worker", op: "qsub", subject: "orders.process", queue: "workers", allowed: true},
 		{user: "worker", op: "qsub", subject: "orders.process", queue: "others", allowed: false},
 		{user: "worker", op: "sub", subject: "orders.process", allowed: false},
+		// --allow-pubsub, --deny-pubsub, --deny-sub
+		{user: "auditor", op: "pub", subject: "orders.x", allowed: true},
+		{user: "auditor", op: "sub", subject: "orders.x", allowed: true},
+		{user: "auditor", op: "pub", subject: "orders.secret.a", allowed: false},
+		{user: "auditor", op: "sub", subject: "orders.secret.a", allowed: false},
+		{user: "auditor", op: "sub", subject: "orders.private", allowed: false},
+		{user: "auditor", op: "pub", subject: "orders.private", allowed: true},
 	}
 	admin := s.connect(t, "MyAccount", "admin")
 	for _, c := range cases {

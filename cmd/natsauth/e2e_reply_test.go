@@ -18,6 +18,7 @@ func TestE2EResponsePermissions(t *testing.T) {
 	h := walkthroughHome(t)
 	const ttl = time.Second
 	h.must("add", "user", "-n", "slowpoke", "--allow-sub", "orders.slow", "--allow-pub-response", "--response-ttl", ttl.String())
+	h.must("add", "user", "-n", "chatty", "--allow-sub", "orders.chat", "--allow-pub-response=2")
 	s := h.serve()
 	admin := s.connect(t, "MyAccount", "admin")
 
@@ -58,6 +59,47 @@ func TestE2EResponsePermissions(t *testing.T) {
 			t.Fatalf("request answered by bob: err = %v, want a timeout", err)
 		}
 		bob.wantErr(t, nats.ErrPermissionViolation, "publish to \"_INBOX.")
+	})
+
+	t.Run("allow-pub-response=2", func(t *testing.T) {
+		chatty := s.connect(t, "MyAccount", "chatty")
+		reqs, err := chatty.SubscribeSync("orders.chat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		chatty.flush(t)
+		inbox := admin.NewRespInbox()
+		replies, err := admin.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.PublishRequest("orders.chat", inbox, []byte("hi")); err != nil {
+			t.Fatal(err)
+		}
+		admin.flush(t)
+		m, err := reqs.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"one", "two"} {
+			if err := m.Respond([]byte(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chatty.flush(t)
+		chatty.noErr(t)
+		for _, want := range []string{"one", "two"} {
+			if got := receive(t, replies); got != want {
+				t.Fatalf("reply = %q, want %q", got, want)
+			}
+		}
+		if err := m.Respond([]byte("three")); err != nil {
+			t.Fatal(err)
+		}
+		chatty.flush(t)
+		chatty.wantErr(t, nats.ErrPermissionViolation, "publish to \""+inbox+"\"")
+		admin.flush(t)
+		nothing(t, replies)
 	})
 
 	t.Run("response-ttl", func(t *testing.T) {
