@@ -245,3 +245,96 @@ func TestRotateAccountSigningKeyResumes(t *testing.T) {
 		t.Fatal("sys still signed by the SYS identity key")
 	}
 }
+
+// The operator signing key rotation across server restarts: the first run
+// adds the key, the second refuses until the server trusts it, then
+// re-signs and publishes every account and retires the old key; users
+// connect throughout, and after the final restart only the new key is
+// trusted.
+func TestRotateOperatorSigningKeyAcrossRestarts(t *testing.T) {
+	c := sqliteHome(t)
+	h := openHomeT(t, c)
+	old := h.OperatorSigningKeys()[0]
+	serve := func() (string, func() error) {
+		url, _, stop := bgRun(t, `natsauth serving on (\S+)`, "serve", "--home", c.dir, "--store", c.store, "-a", "127.0.0.1", "-p", "-1")
+		return url, stop
+	}
+	alice := h.CredsPath("A", "alice")
+	mustConnect := func(url, creds string) {
+		t.Helper()
+		nc, err := nats.Connect(url, nats.UserCredentials(creds))
+		if err != nil {
+			t.Fatalf("connect %s: %v", filepath.Base(creds), err)
+		}
+		nc.Close()
+	}
+	url, stop := serve()
+	out := c.must("rotate", "operator-signing-key", "--server", url)
+	if !strings.Contains(out, "step 1/3") || !strings.Contains(out, "1 of 1 servers that answered do not trust the new key yet") {
+		t.Fatalf("first run:\n%s", out)
+	}
+	pending, _ := openHomeT(t, c).PendingRotation(authority.RotateOperator, "")
+	if pending == nil || pending.Old != old {
+		t.Fatalf("pending = %+v", pending)
+	}
+	before := hashTree(t, filepath.Join(c.dir, "stores"))
+	if _, _, err := c.run("rotate", "operator-signing-key", "--server", url); err == nil ||
+		!strings.Contains(err.Error(), "do not trust the new key") || !strings.Contains(err.Error(), "paused") {
+		t.Fatalf("second run before a restart = %v", err)
+	}
+	if _, _, err := c.run("rotate", "operator-signing-key"); err == nil || !strings.Contains(err.Error(), "--servers-restarted") {
+		t.Fatalf("second run without --server = %v", err)
+	}
+	if hashTree(t, filepath.Join(c.dir, "stores")) != before {
+		t.Fatal("refused runs changed the home")
+	}
+	mustConnect(url, alice)
+
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	url, stop = serve()
+	mustConnect(url, alice)
+	out = c.must("rotate", "operator-signing-key", "--server", url)
+	for _, want := range []string{"resuming", "step 2/3: all 1 servers", "re-signed account A", "re-signed account SYS", "step 3/3", "restart every server again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("final run lacks %q:\n%s", want, out)
+		}
+	}
+	mustConnect(url, alice)
+	mustConnect(url, h.CredsPath("SYS", "sys"))
+	if files := jwtIssuers(t, c.dir)[old]; len(files) > 0 {
+		t.Fatalf("still signed by the old operator key: %v", files)
+	}
+	h2 := openHomeT(t, c)
+	if keys := h2.OperatorSigningKeys(); len(keys) != 1 || keys[0] == old {
+		t.Fatalf("operator keys = %v", keys)
+	}
+	st, err := store.Open(context.Background(), c.store, store.Options{Policy: h2.Policy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, name := range []string{"A", "SYS"} {
+		acc, _ := h2.Account(name)
+		rec, err := st.Get(context.Background(), acc.Pub)
+		if err != nil || rec.JWT != acc.JWT {
+			t.Fatalf("store copy of %s is not the re-signed JWT: %v", name, err)
+		}
+	}
+
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = serve()
+	mustConnect(url, alice)
+	sys, err := nats.Connect(url, nats.UserCredentials(h.CredsPath("SYS", "sys")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	missing, _, err := serversMissingKey(context.Background(), sys, 300*time.Millisecond, old)
+	if err != nil || len(missing) != 1 {
+		t.Fatalf("after the last restart the server still trusts the old key (missing=%v, %v)", missing, err)
+	}
+}
