@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
+)
+
+// runEvents runs `natsauth events args...` in-process until the test ends
+// and returns its stdout once it follows the server's events.
+func runEvents(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRootCmd(out, errOut)
+	cmd.SetArgs(append([]string{"events"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("events returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("events did not stop within 10s of its context ending")
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(errOut.String(), "following events on") {
+		select {
+		case err := <-done:
+			t.Fatalf("events exited early: %v\n%s", err, errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events did not start:\n%s", errOut.String())
+		}
+	}
+	return out
+}
+
+// waitLine waits for an output line containing every one of want.
+func waitLine(t *testing.T, out *syncBuffer, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+	next:
+		for _, line := range strings.Split(out.String(), "\n") {
+			for _, w := range want {
+				if !strings.Contains(line, w) {
+					continue next
+				}
+			}
+			return line
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event line with %q in:\n%s", want, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
+	h := newE2EHome(t)
+	h.must("add", "account", "-n", "A")
+	h.must("add", "user", "-n", "alice", "-a", "A")
+	h.must("add", "user", "-n", "old", "-a", "A", "--expiry=-1d")
+	h.must("add", "user", "-n", "bob", "-a", "A")
+	s := h.serve()
+	home, err := authority.Open(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, _ := home.Account("A")
+	alice, _ := home.User("A", "alice")
+	old, _ := home.User("A", "old")
+	bob, _ := home.User("A", "bob")
+
+	text := runEvents(t, "--home", h.dir, "--server", s.url)
+	jsonOut := runEvents(t, "--home", h.dir, "--server", s.url, "--json")
+
+	// alice connects and leaves.
+	c := s.connect(t, "A", "alice")
+	c.flush(t)
+	line := waitLine(t, text, "CONNECT", "alice ("+alice.Pub+")", "A ("+acc.Pub+")", "from 127.0.0.1", `client "alice"`)
+	if strings.Contains(line, "DISCONNECT") {
+		t.Fatalf("connect printed as %q", line)
+	}
+	c.Close()
+	waitLine(t, text, "DISCONNECT", "alice ("+alice.Pub+")", ": Client Closed")
+
+	// An expired user is refused: the server's reason and the cause.
+	if c, err := s.dial("A", "old"); err == nil {
+		c.Close()
+		t.Fatal("expired user connected")
+	}
+	waitLine(t, text, "AUTH ERROR", "old ("+old.Pub+")", acc.Pub, ": Authentication Failure", "[expired: user JWT expired at")
+
+	// bob with alice's seed: a bad signature.
+	seed, err := os.ReadFile(home.CredsPath("A", "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceKP, err := jwt.ParseDecoratedUserNKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s.url, nats.NoReconnect(), nats.UserJWT(
+		func() (string, error) { return bob.JWT, nil },
+		func(n []byte) ([]byte, error) { return aliceKP.Sign(n) }))
+	if err == nil {
+		nc.Close()
+		t.Fatal("bob connected with alice's seed")
+	}
+	waitLine(t, text, "AUTH ERROR", bob.Pub, "[bad_signature: nonce signature does not match")
+
+	// The same events as JSON lines, with no JWT in them.
+	var recs []eventRecord
+	for _, want := range [][]string{
+		{`"type":"connect"`, alice.Pub},
+		{`"type":"disconnect"`, alice.Pub, `"reason":"Client Closed"`},
+		{`"type":"auth_error"`, old.Pub, `"cause":"expired"`, `"reason":"Authentication Failure"`},
+		{`"type":"auth_error"`, bob.Pub, `"cause":"bad_signature"`},
+	} {
+		l := waitLine(t, jsonOut, want...)
+		var r eventRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", l, err)
+		}
+		recs = append(recs, r)
+	}
+	if recs[0].Account != acc.Pub || recs[0].UserName != "alice" || recs[0].AccountName != "A" || recs[0].Remote != "127.0.0.1" {
+		t.Errorf("connect record = %+v", recs[0])
+	}
+	for _, o := range []*syncBuffer{text, jsonOut} {
+		if strings.Contains(o.String(), "eyJ") || strings.Contains(o.String(), "SUA") {
+			t.Fatalf("a JWT or seed was printed:\n%s", o.String())
+		}
+	}
+}
+
+func TestEventsRefusesBadCreds(t *testing.T) {
+	h := newE2EHome(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.creds")
+	os.WriteFile(garbage, []byte("hello SUAGARBAGE"), 0o600)
+	for _, tc := range []struct {
+		creds, want string
+	}{
+		{filepath.Join(dir, "missing.creds"), "no such file"},
+		{garbage, "not a valid user JWT"},
+	} {
+		_, _, err := runCLI(t, "events", "--home", h.dir, "--creds", tc.creds, "--server", "nats://127.0.0.1:1")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--creds %s: err = %v, want %q", tc.creds, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "SUAGARBAGE") {
+			t.Errorf("error quotes the file: %v", err)
+		}
+	}
+}
+
+func TestParseCreds(t *testing.T) {
+	op := testkit.NewOperator(t)
+	acc := op.NewAccount(t, "A", nil)
+	u := acc.NewUser(t, "u", nil)
+	other := acc.NewUser(t, "other", nil)
+	c, err := parseCreds(u.Creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.jwt != u.JWT {
+		t.Error("wrong JWT parsed")
+	}
+	if pub, _ := c.kp.PublicKey(); pub != u.Pub {
+		t.Error("wrong seed parsed")
+	}
+	// The JWT of one user with the seed of another.
+	mixed := bytes.Replace(u.Creds, mustSeed(t, u.KP), mustSeed(t, other.KP), 1)
+	if _, err := parseCreds(mixed); err == nil || !strings.Contains(err.Error(), "the seed belongs to user "+other.Pub) {
+		t.Errorf("mixed creds: %v", err)
+	}
+	// An account seed in place of a user seed.
+	accSeed, _ := acc.KP.Seed()
+	if _, err := parseCreds(bytes.Replace(u.Creds, mustSeed(t, u.KP), accSeed, 1)); err == nil {
+		t.Error("account seed accepted as a user seed")
+	} else if strings.Contains(err.Error(), string(accSeed)) {
+		t.Error("the seed is in the error")
+	}
+}
+
+func mustSeed(t testing.TB, kp nkeys.KeyPair) []byte {
+	s, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// FuzzParseCreds: parsing a creds file never panics and its errors never
+// quote the file (it holds a seed).
+func FuzzParseCreds(f *testing.F) {
+	op := testkit.NewOperator(f)
+	u := op.NewAccount(f, "A", nil).NewUser(f, "u", nil)
+	f.Add(u.Creds)
+	f.Add([]byte("-----BEGIN NATS USER JWT-----\nabc\n------END NATS USER JWT------\n"))
+	f.Add([]byte("SUAM3ZQXZ\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseCreds(data)
+		if err != nil {
+			for _, line := range strings.Fields(string(data)) {
+				if len(line) >= 16 && !nkeys.IsValidPublicKey(line) && strings.Contains(err.Error(), line) {
+					t.Fatalf("error %q quotes the input", err)
+				}
+			}
+			return
+		}
+		uc, derr := jwt.DecodeUserClaims(c.jwt)
+		if derr != nil {
+			t.Fatalf("accepted creds with an invalid JWT: %v", derr)
+		}
+		if pub, _ := c.kp.PublicKey(); pub != uc.Subject {
+			t.Fatal("accepted a seed that does not match the JWT")
+		}
+	})
+}
