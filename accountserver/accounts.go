@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -171,7 +172,8 @@ func (s *Server) postAccount(w http.ResponseWriter, r *http.Request, key string)
 		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("account %s: %v", key, err), nil)
 		return
 	}
-	change, err := s.st.Put(r.Context(), key, token)
+	actx := audit.WithActor(r.Context(), audit.Actor{Via: audit.ViaHTTP, Remote: r.RemoteAddr})
+	change, err := s.st.Put(actx, key, token)
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrInvalid):

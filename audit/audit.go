@@ -11,6 +11,11 @@
 // (File), memory for the in-memory store (Memory). A Log never holds a seed
 // or a JWT, only JWT ids.
 //
+// JWT ids are nats-io/jwt's: a hash of the standard claims (subject,
+// issuer, name, iat, exp, ...), not of the whole JWT, so two JWTs of one
+// account issued within the same second share a jti; such an entry shows
+// the same old and new jti although the JWT changed.
+//
 // The actor of a change travels in the context: each write path sets it
 // with WithActor (the CLI its command, the account server the remote
 // address, the claims responder "nats"); without one, Local describes this
@@ -33,6 +38,7 @@ import (
 // is free text, and these are the ones natsauth itself writes.
 const (
 	ActionInit             = "init"
+	ActionEditOperator     = "edit operator"
 	ActionAddAccount       = "add account"
 	ActionEditAccount      = "edit account"
 	ActionDeleteAccount    = "delete account"
@@ -124,14 +130,29 @@ func (e Entry) String() string {
 	return b.String()
 }
 
-// object names the account and user of an entry.
+// object names the account and user of an entry, without repeating the
+// action's own noun: "add account A AKEY", "revoke user bob UKEY in
+// account A AKEY".
 func (e Entry) object() string {
-	var parts []string
-	if e.AccountName != "" || e.Account != "" {
-		parts = append(parts, "account "+named(e.AccountName, e.Account))
+	acc, usr := named(e.AccountName, e.Account), named(e.UserName, e.User)
+	switch {
+	case usr != "" && strings.HasSuffix(e.Action, " user"):
+		if acc != "" {
+			return usr + " in account " + acc
+		}
+		return usr
+	case acc != "" && strings.HasSuffix(e.Action, " account"):
+		if usr != "" {
+			return acc + " user " + usr
+		}
+		return acc
 	}
-	if e.UserName != "" || e.User != "" {
-		parts = append(parts, "user "+named(e.UserName, e.User))
+	var parts []string
+	if acc != "" {
+		parts = append(parts, "account "+acc)
+	}
+	if usr != "" {
+		parts = append(parts, "user "+usr)
 	}
 	return strings.Join(parts, " ")
 }

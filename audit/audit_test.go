@@ -196,7 +196,7 @@ func TestEntryString(t *testing.T) {
 		User: "UKEY", UserName: "bob", OldJTI: "J1", NewJTI: "J2",
 	}
 	s := e.String()
-	for _, want := range []string{"revoke user", "account MyAccount AKEY", "user bob UKEY", "jti J1→J2", "by ops", "via cli (natsauth revocations add-user)", "signed by OSK"} {
+	for _, want := range []string{"revoke user bob UKEY in account MyAccount AKEY", "jti J1→J2", "by ops", "via cli (natsauth revocations add-user)", "signed by OSK"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("%q lacks %q", s, want)
 		}

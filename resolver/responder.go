@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -97,6 +98,7 @@ func (r *Resolver) respond(ctx context.Context, s *server.Server) {
 }
 
 func (r *Resolver) subscribe(ctx context.Context, s *server.Server, nc *nats.Conn) error {
+	ctx = audit.WithActor(ctx, audit.Actor{Via: audit.ViaNATS}) // store writes answer claims requests
 	subs := []struct {
 		subject, queue string
 		h              func(context.Context, *server.Server, *nats.Msg)
@@ -334,7 +336,7 @@ func (r *Resolver) onDelete(ctx context.Context, s *server.Server, m *nats.Msg) 
 	}
 	var errs []string
 	for _, acc := range accounts {
-		dctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		dctx, cancel := context.WithTimeout(audit.WithActor(ctx, audit.Actor{Via: audit.ViaNATS, Signer: subj}), writeTimeout)
 		err := r.st.Delete(dctx, acc)
 		cancel()
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/units"
 )
@@ -235,6 +236,7 @@ func newAddAccountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, accountChange(audit.ActionAddAccount, nil, acc, strings.Join(changes, ", ")))
 			fmt.Fprintf(a.out, "added account %s %s\n", acc.Name, acc.Pub)
 			for _, c := range changes {
 				fmt.Fprintf(a.out, "  %s\n", c)
@@ -283,6 +285,7 @@ func newEditAccountCmd(a *app) *cobra.Command {
 				return p.err()
 			}
 			var acc *authority.AccountInfo
+			before, _ := h.Account(name)
 			if len(changes) > 0 {
 				acc, err = h.EditAccount(name, e)
 			} else {
@@ -291,8 +294,11 @@ func newEditAccountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(changes) > 0 {
+				a.audit(cmd.Context(), h, accountChange(audit.ActionEditAccount, before, acc, strings.Join(changes, ", ")))
+			}
 			fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
-			if err := kf.apply(a, h, name); err != nil {
+			if err := kf.apply(cmd.Context(), a, h, name); err != nil {
 				if len(changes) > 0 {
 					_ = a.publish(cmd.Context(), h, acc.Name)
 				}

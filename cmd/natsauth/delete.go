@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/audit"
 )
 
 func init() {
@@ -39,14 +41,19 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 			if err := p.err(); err != nil {
 				return err
 			}
+			before, _ := h.User(acc, name)
 			if revoke {
-				if _, err := h.RevokeUser(acc, name, time.Time{}); err != nil {
+				accBefore, _ := h.Account(acc)
+				accAfter, err := h.RevokeUser(acc, name, time.Time{})
+				if err != nil {
 					return err
 				}
+				a.audit(cmd.Context(), h, revocationChange(h, audit.ActionRevokeUser, accBefore, accAfter, name, "before deleting the user"))
 			}
 			if err := h.DeleteUser(acc, name); err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, userChange(audit.ActionDeleteUser, before, nil, ""))
 			fmt.Fprintf(a.out, "deleted user %s from account %s\n", name, acc)
 			if !revoke {
 				fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
@@ -83,6 +90,7 @@ func newDeleteAccountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, accountChange(audit.ActionDeleteAccount, acc, nil, "with its users"))
 			fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
 			return a.unpublish(cmd.Context(), h, map[string]string{acc.Name: acc.Pub})
 		},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 )
 
@@ -52,6 +53,9 @@ home as it is and succeeds (for container start-up).`,
 			}
 			fmt.Fprintf(a.out, "  system account        %s %s\n", authority.SystemAccountName, h.SystemAccount())
 			fmt.Fprintf(a.out, "  system user creds     %s\n", creds)
+			sys, _ := h.Account(authority.SystemAccountName)
+			a.audit(cmd.Context(), h, accountChange(audit.ActionInit, nil, sys,
+				fmt.Sprintf("operator %s %s", h.OperatorName(), op.Subject)))
 			if err := a.publish(cmd.Context(), h, authority.SystemAccountName); err != nil {
 				return err
 			}

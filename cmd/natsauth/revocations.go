@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -80,10 +81,13 @@ func newRevokeUserCmd(a *app) *cobra.Command {
 				}
 				return p.err()
 			}
+			before, _ := h.Account(account)
 			acc, err := h.RevokeUser(account, user, when)
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, revocationChange(h, audit.ActionRevokeUser, before, acc, user,
+				"JWTs issued at or before "+when.UTC().Format(time.RFC3339)))
 			fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
 				user, acc.Name, when.UTC().Format(time.RFC3339))
 			return a.publish(cmd.Context(), h, acc.Name)
@@ -113,10 +117,12 @@ func newUnrevokeUserCmd(a *app) *cobra.Command {
 			if err := p.err(); err != nil {
 				return err
 			}
+			before, _ := h.Account(account)
 			acc, err := h.UnrevokeUser(account, user)
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, revocationChange(h, audit.ActionUnrevokeUser, before, acc, user, ""))
 			fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
 			return a.publish(cmd.Context(), h, acc.Name)
 		},

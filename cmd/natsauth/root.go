@@ -62,6 +62,8 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		Long:          "natsauth keeps an nsc-compatible operator/account/user authority, stores account JWTs,\nserves them to nats-server and runs nats-server itself with every change applied live.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every change a command makes is attributed to it in the audit log.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) { withActor(cmd) },
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)

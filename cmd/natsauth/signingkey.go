@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 )
 
@@ -79,12 +81,14 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 				if err != nil {
 					return err
 				}
+				a.audit(cmd.Context(), h, operatorChange(h, audit.ActionAddSigningKey, "operator signing key "+pub))
 				fmt.Fprintf(a.out, "added operator signing key %s\n", pub)
 			}
 			for _, k := range rm {
 				if err := h.RemoveOperatorSigningKey(k); err != nil {
 					return err
 				}
+				a.audit(cmd.Context(), h, operatorChange(h, audit.ActionRemoveSigningKey, "operator signing key "+k))
 				fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
 			}
 			if setRequire {
@@ -92,6 +96,11 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 				if err != nil {
 					return err
 				}
+				entries := []audit.Entry{operatorChange(h, audit.ActionEditOperator, "require signing keys: "+yesNo(require))}
+				for i := range accs {
+					entries = append(entries, accountChange(audit.ActionEditAccount, nil, &accs[i], "re-signed with the operator signing key"))
+				}
+				a.audit(cmd.Context(), h, entries...)
 				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", h.OperatorName(), yesNo(require))
 				for _, acc := range accs {
 					fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
@@ -138,21 +147,26 @@ func (f *accountKeyFlags) check(p *problemList) {
 }
 
 // apply adds and removes the account's signing keys and reports each.
-func (f *accountKeyFlags) apply(a *app, h *authority.Home, account string) error {
+func (f *accountKeyFlags) apply(ctx context.Context, a *app, h *authority.Home, account string) error {
 	for _, k := range splitList(f.sk) {
 		if k == "generate" {
 			k = ""
 		}
-		_, pub, err := h.AddAccountSigningKey(account, k)
+		before, _ := h.Account(account)
+		acc, pub, err := h.AddAccountSigningKey(account, k)
 		if err != nil {
 			return err
 		}
+		a.audit(ctx, h, accountChange(audit.ActionAddSigningKey, before, acc, "account signing key "+pub))
 		fmt.Fprintf(a.out, "  added signing key %s (new users of %s are signed with it)\n", pub, account)
 	}
 	for _, k := range splitList(f.rmSk) {
-		if _, err := h.RemoveAccountSigningKey(account, k); err != nil {
+		before, _ := h.Account(account)
+		acc, err := h.RemoveAccountSigningKey(account, k)
+		if err != nil {
 			return err
 		}
+		a.audit(ctx, h, accountChange(audit.ActionRemoveSigningKey, before, acc, "account signing key "+k))
 		fmt.Fprintf(a.out, "  removed signing key %s\n", k)
 	}
 	return nil
@@ -200,10 +214,13 @@ reconnect under the new template. The permission flags are add user's.`,
 			if err := p.err(); err != nil {
 				return err
 			}
+			before, _ := h.Account(account)
 			acc, scope, err := h.EditSigningKey(account, key, authority.SigningKeyEdit{Role: r, Template: e})
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, accountChange(audit.ActionEditSigningKey, before, acc,
+				fmt.Sprintf("signing key %s role %q", scope.Key, scope.Role)))
 			fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
 			writePermissionSummary(a.out, scope.Template.Permissions)
 			return a.publish(cmd.Context(), h, acc.Name)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/units"
 )
@@ -172,6 +173,7 @@ func newAddUserCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, userChange(audit.ActionAddUser, nil, u, ""))
 			fmt.Fprintf(a.out, "added user %s %s to account %s\n", u.Name, u.Pub, u.Account)
 			writeUserSummary(a, u)
 			writeUserSigner(a, h, u)
@@ -230,6 +232,7 @@ func newEditUserCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.audit(cmd.Context(), h, userChange(audit.ActionEditUser, before, u, ""))
 			fmt.Fprintf(a.out, "edited user %s %s in account %s\n", u.Name, u.Pub, u.Account)
 			writeUserSummary(a, u)
 			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
