@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/doctor"
+	"github.com/natsauth/natsauth/internal/units"
+)
+
+func init() { register("", newDoctorCmd) }
+
+// doctorReport is the --json output.
+type doctorReport struct {
+	Home     string           `json:"home"`
+	Servers  []string         `json:"servers_checked,omitempty"`
+	Findings []doctor.Finding `json:"findings"`
+	Summary  map[string]int   `json:"summary"`
+	Fixed    []string         `json:"fixed_permissions,omitempty"`
+}
+
+func newDoctorCmd(a *app) *cobra.Command {
+	var sf sysFlags
+	var monitors []string
+	var asJSON, fix bool
+	var window string
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the home (and running servers) against NATS security practices",
+		Long: `Check the home against the practices the walkthrough recommends, and report each departure
+with its severity, the object, why it matters and the command that fixes it:
+
+  high    seeds, creds or TLS keys readable by others; bearer users; a server without TLS or
+          without authentication
+  medium  users that may publish or subscribe to every subject (">" or no allow list); accounts
+          without limits; accounts signed by the operator identity key; expired or soon-expiring
+          (--expiry-window) accounts and users; an unfinished key rotation; a monitoring port
+          reachable beyond loopback
+  low     users without expiry; accounts without a connection limit; users signed by an account
+          identity key; the operator identity seed in the keystore; signing keys not required
+
+With --server (and --creds of a system-account user, by default the home's) every server of the
+cluster is asked for its /varz over NATS; with --monitor a monitoring URL is read directly.
+The exit status is non-zero while a high-severity finding remains (or a server cannot be
+checked), so CI can run it; --json prints a machine-readable report.`,
+		Example: `  natsauth doctor
+  natsauth doctor --server nats://127.0.0.1:4222 --monitor http://127.0.0.1:8222 --json
+  natsauth doctor --fix-permissions`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			p := &problemList{op: "doctor"}
+			now := time.Now()
+			at, err := units.ParseExpiry(window, now)
+			if err != nil || !at.After(now) {
+				p.add("--expiry-window %q: give a duration such as 30d", window)
+			}
+			h, err := a.openHome()
+			if err != nil {
+				return err
+			}
+			if err := p.err(); err != nil {
+				return err
+			}
+			command := "natsauth"
+			if a.homeFlag != "" {
+				command += " --home " + shellArg(h.Dir())
+			}
+			rep := doctorReport{Home: h.Dir(), Summary: map[string]int{}}
+			if fix {
+				if rep.Fixed, err = doctor.FixPermissions(h); err != nil {
+					return err
+				}
+			}
+			rep.Findings, err = doctor.CheckHome(h, doctor.Options{Now: func() time.Time { return now },
+				ExpiryWindow: at.Sub(now), Command: command})
+			if err != nil {
+				return err
+			}
+			client := &http.Client{Timeout: 5 * time.Second}
+			for _, m := range splitList(monitors) {
+				v, err := doctor.FetchVarz(ctx, client, m)
+				if err != nil {
+					p.add("%v", err)
+					continue
+				}
+				rep.Servers = append(rep.Servers, m)
+				rep.Findings = append(rep.Findings, doctor.CheckServer(m, v, command)...)
+			}
+			if sf.server != "" {
+				servers, findings, err := doctorViaNATS(ctx, &sf, h, command)
+				p.addErr(err)
+				rep.Servers = append(rep.Servers, servers...)
+				rep.Findings = append(rep.Findings, findings...)
+			}
+			doctor.Sort(rep.Findings)
+			for sev, n := range doctor.Count(rep.Findings) {
+				rep.Summary[sev.String()] = n
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				writeDoctorReport(a, rep)
+			}
+			if len(p.items) > 0 {
+				p.op = "doctor: could not check everything"
+				return p.err()
+			}
+			if n := rep.Summary["high"]; n > 0 {
+				return fmt.Errorf("doctor: %d high-severity findings", n)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	sf.bind(fl, "check every server of its cluster ($SYS.REQ.SERVER.PING.VARZ)")
+	fl.StringArrayVar(&monitors, "monitor", nil, "monitoring URL of a server to check, e.g. http://127.0.0.1:8222 (comma-separated or repeated)")
+	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&fix, "fix-permissions", false, "first make seeds, creds and TLS keys 0600 and their directories 0700")
+	fl.StringVar(&window, "expiry-window", "30d", "report accounts and users expiring within this long")
+	return cmd
+}
+
+// doctorViaNATS asks every server for its varz over the system account.
+func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home, command string) ([]string, []doctor.Finding, error) {
+	nc, err := sf.connect(h, "natsauth doctor")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer nc.Close()
+	replies, err := pingServers(ctx, nc, "VARZ", struct{}{}, sf.gather)
+	if err != nil {
+		return nil, nil, err
+	}
+	var servers []string
+	var out []doctor.Finding
+	for _, r := range replies {
+		var v doctor.Varz
+		if r.Error != nil || json.Unmarshal(r.Data, &v) != nil {
+			return servers, out, fmt.Errorf("server %s did not answer VARZ", r.label())
+		}
+		src := r.Server.ID
+		servers = append(servers, src)
+		out = append(out, doctor.CheckServer(src, &v, command)...)
+	}
+	return servers, out, nil
+}
+
+func writeDoctorReport(a *app, rep doctorReport) {
+	w := a.out
+	for _, f := range rep.Fixed {
+		fmt.Fprintf(w, "fixed permissions: %s\n", f)
+	}
+	if len(rep.Findings) == 0 {
+		fmt.Fprintf(w, "no findings: %s", rep.Home)
+		if len(rep.Servers) > 0 {
+			fmt.Fprintf(w, " and %d servers", len(rep.Servers))
+		}
+		fmt.Fprintln(w, " follow every practice natsauth checks")
+		return
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(w, "%-6s  %s  [%s]\n", strings.ToUpper(f.Severity.String()), f.Object, f.Check)
+		fmt.Fprintf(w, "        why: %s\n", f.Why)
+		fmt.Fprintf(w, "        fix: %s\n", f.Fix)
+	}
+	var parts []string
+	for _, s := range []doctor.Severity{doctor.High, doctor.Medium, doctor.Low, doctor.Info} {
+		if n := rep.Summary[s.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	checked := "the home"
+	if len(rep.Servers) > 0 {
+		checked += fmt.Sprintf(" and %d servers", len(rep.Servers))
+	}
+	fmt.Fprintf(w, "%d findings in %s: %s\n", len(rep.Findings), checked, strings.Join(parts, ", "))
+}
+
+// shellArg quotes a path for a command line when it needs it.
+func shellArg(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?;&|<>()[]{}!#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
