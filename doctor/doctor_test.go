@@ -159,7 +159,9 @@ func TestUnsafeHomeFlagsEachCase(t *testing.T) {
 	want(t, fs, Medium, CheckAccountByOperatorID, "account C", "natsauth edit operator --require-signing-keys")
 	want(t, fs, Low, CheckUserByAccountID, "account A", "natsauth rotate account-signing-key -a A")
 	want(t, fs, Low, CheckUserByAccountID, "account SYS", "natsauth rotate account-signing-key -a SYS")
-	want(t, fs, Low, CheckOperatorSeed, "operator O", "offline")
+	if got := find(fs, CheckOperatorSeed, "operator O"); len(got) != 0 {
+		t.Errorf("operator seed flagged while the operator still needs edits: %+v", got)
+	}
 	want(t, fs, Low, CheckNoRequireSK, "operator O", "natsauth edit operator --require-signing-keys")
 	want(t, fs, Medium, CheckRotation, "account B", "natsauth rotate account-signing-key -a B")
 	want(t, fs, High, CheckFileMode, "file "+h.CredsPath("A", "admin"), "natsauth doctor --fix-permissions")
@@ -227,6 +229,38 @@ func safeHome(t *testing.T) *authority.Home {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// Once the operator needs no edit, its identity seed in the keystore is
+// reported.
+func TestOperatorSeedReported(t *testing.T) {
+	h := initHome(t)
+	r, _, err := h.BeginAccountKeyRotation("SYS", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ReissueAccountUsers(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.FinishAccountKeyRotation(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.SetRequireSigningKeys(true); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := CheckHome(h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, fs, Low, CheckOperatorSeed, "operator O", "offline", seedPath(h, h.Operator().Subject))
+	if _, err := h.BeginOperatorKeyRotation(""); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ = CheckHome(h, Options{})
+	want(t, fs, Medium, CheckRotation, "operator O", "natsauth rotate operator-signing-key")
+	if got := find(fs, CheckOperatorSeed, "operator O"); len(got) != 0 {
+		t.Errorf("operator seed flagged during an operator rotation: %+v", got)
+	}
 }
 
 func TestSafeHomePasses(t *testing.T) {

@@ -48,6 +48,8 @@ type checker struct {
 	h   *authority.Home
 	now time.Time
 	out []Finding
+	// operatorRotation is set when an operator key rotation is pending.
+	operatorRotation bool
 }
 
 func (c *checker) add(sev Severity, check, object, why, fix string) {
@@ -67,10 +69,10 @@ func (c *checker) cmd(args ...string) string {
 func CheckHome(h *authority.Home, o Options) ([]Finding, error) {
 	o.defaults()
 	c := &checker{o: o, h: h, now: o.Now()}
-	c.operator()
 	if err := c.rotations(); err != nil {
 		return nil, err
 	}
+	c.operator()
 	accs, err := h.Accounts()
 	if err != nil {
 		return nil, fmt.Errorf("doctor: %w", err)
@@ -92,8 +94,10 @@ func CheckHome(h *authority.Home, o Options) ([]Finding, error) {
 func (c *checker) operator() {
 	op := c.h.Operator()
 	obj := "operator " + c.h.OperatorName()
+	// The seed is needed for the operator edits suggested below: advise
+	// keeping it offline only once none is left.
 	seed := seedPath(c.h, op.Subject)
-	if _, err := os.Stat(seed); err == nil {
+	if _, err := os.Stat(seed); err == nil && op.StrictSigningKeyUsage && !c.operatorRotation {
 		c.add(Low, CheckOperatorSeed, obj,
 			"the operator identity seed is in the keystore: whoever reads it can sign a new operator JWT and any account. "+
 				"natsauth needs it only to edit the operator (signing keys, --require-signing-keys); accounts are signed by signing keys",
@@ -102,7 +106,7 @@ func (c *checker) operator() {
 	if !op.StrictSigningKeyUsage {
 		c.add(Low, CheckNoRequireSK, obj,
 			"servers accept accounts signed by the operator identity key and users signed by account identity keys, "+
-				"so a leaked identity seed cannot be retired by rotating a signing key",
+				"so a leaked identity seed cannot be retired by rotating a signing key (once set, keep the operator identity seed offline)",
 			c.cmd("edit", "operator", "--require-signing-keys"))
 	}
 }
@@ -114,6 +118,7 @@ func (c *checker) rotations() error {
 	}
 	for _, r := range rs {
 		if r.Kind == authority.RotateOperator {
+			c.operatorRotation = true
 			c.add(Medium, CheckRotation, "operator "+c.h.OperatorName(),
 				fmt.Sprintf("a rotation of operator signing key %s started %s is not finished: both keys are trusted",
 					r.Old, r.Started.Format(time.RFC3339)),
