@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 )
 
@@ -91,9 +92,14 @@ before the old ones stop working; run again to finish.`,
 			if err != nil {
 				return err
 			}
+			before, _ := h.Account(account)
 			r, acc, err := h.BeginAccountKeyRotation(account, f.key)
 			if err != nil {
 				return err
+			}
+			if pending == nil {
+				a.audit(ctx, h, accountChange(audit.ActionRotate, before, acc,
+					fmt.Sprintf("step 1/3: added signing key %s to replace %s", r.New, r.Old)))
 			}
 			what := "signing key " + r.Old
 			if r.IdentityKey {
@@ -114,9 +120,27 @@ before the old ones stop working; run again to finish.`,
 				return pausedError(err, resume)
 			}
 
+			old := map[string]authority.UserInfo{}
+			if us, err := h.Users(account); err == nil {
+				for _, u := range us {
+					old[u.Name] = u
+				}
+			}
 			users, err := h.ReissueAccountUsers(r)
 			if err != nil {
 				return pausedError(err, resume)
+			}
+			var entries []audit.Entry
+			for i := range users {
+				var prev *authority.UserInfo
+				if u, ok := old[users[i].Name]; ok {
+					prev = &u
+				}
+				entries = append(entries, userChange(audit.ActionRotate, prev, &users[i].UserInfo,
+					fmt.Sprintf("step 2/3: re-issued with signing key %s (was %s)", r.New, r.Old)))
+			}
+			if len(entries) > 0 {
+				a.audit(ctx, h, entries...)
 			}
 			fmt.Fprintf(a.out, "step 2/3: re-issued %d users signed by the old key\n", len(users))
 			for _, u := range users {
@@ -140,9 +164,13 @@ before the old ones stop working; run again to finish.`,
 					return pausedError(err, resume)
 				}
 			}
-			if _, err := h.FinishAccountKeyRotation(r); err != nil {
+			beforeFin, _ := h.Account(account)
+			fin, err := h.FinishAccountKeyRotation(r)
+			if err != nil {
 				return pausedError(err, resume)
 			}
+			a.audit(ctx, h, accountChange(audit.ActionRotate, beforeFin, fin,
+				fmt.Sprintf("step 3/3: removed signing key %s (replaced by %s)", r.Old, r.New)))
 			if r.IdentityKey {
 				fmt.Fprintf(a.out, "step 3/3: the users of %s are signed by %s; the rotation is done\n", account, r.New)
 				return nil
@@ -335,6 +363,8 @@ The rotation is recorded in the home; each run resumes where the last stopped.`,
 				return err
 			}
 			if pending == nil {
+				a.audit(ctx, h, operatorChange(h, audit.ActionRotate,
+					fmt.Sprintf("step 1/3: added operator signing key %s to replace %s", r.New, r.Old)))
 				fmt.Fprintf(a.out, "step 1/3: operator %s lists the new signing key %s beside %s\n", h.OperatorName(), r.New, r.Old)
 				fmt.Fprintf(a.out, "next: restart every server with the new operator JWT (%s), then run %s again\n"+
 					"  (with --server URL natsauth checks that the servers trust the new key; or pass --servers-restarted)\n",
@@ -364,9 +394,28 @@ The rotation is recorded in the home; each run resumes where the last stopped.`,
 			default:
 				fmt.Fprintf(a.out, "step 2/3: servers restarted with the new operator JWT (--servers-restarted)\n")
 			}
+			prevAccs := map[string]authority.AccountInfo{}
+			if as, err := h.Accounts(); err == nil {
+				for _, acc := range as {
+					prevAccs[acc.Name] = acc
+				}
+			}
 			accs, err := h.ReissueAccounts(r)
 			if err != nil {
 				return pausedError(err, resume)
+			}
+			var entries []audit.Entry
+			for i := range accs {
+				var prev *authority.AccountInfo
+				was := r.Old
+				if p, ok := prevAccs[accs[i].Name]; ok {
+					prev, was = &p, p.Claims.Issuer
+				}
+				entries = append(entries, accountChange(audit.ActionRotate, prev, &accs[i],
+					fmt.Sprintf("step 2/3: re-signed with operator signing key %s (was %s)", r.New, was)))
+			}
+			if len(entries) > 0 {
+				a.audit(ctx, h, entries...)
 			}
 			names := make([]string, 0, len(accs))
 			for _, acc := range accs {
@@ -381,6 +430,8 @@ The rotation is recorded in the home; each run resumes where the last stopped.`,
 			if err := h.FinishOperatorKeyRotation(r); err != nil {
 				return pausedError(err, resume)
 			}
+			a.audit(ctx, h, operatorChange(h, audit.ActionRotate,
+				fmt.Sprintf("step 3/3: removed operator signing key %s (replaced by %s)", r.Old, r.New)))
 			fmt.Fprintf(a.out, "step 3/3: removed %s from the operator and deleted its seed\n", r.Old)
 			fmt.Fprintf(a.out, "next: restart every server again with the new operator JWT (%s): until then they still trust %s\n",
 				h.OperatorJWTPath(), r.Old)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -204,6 +205,42 @@ func TestRotateAccountSigningKeyLive(t *testing.T) {
 	if rs, _ := h2.PendingRotations(); len(rs) != 0 {
 		t.Fatalf("rotation records left: %+v", rs)
 	}
+	// The audit log records each step: the account twice, each re-issued user.
+	got := rotationAudit(t, c, "A")
+	for _, want := range []string{"A step 1/3", "A/bob step 2/3", "A/carol step 2/3", "A step 3/3"} {
+		if !got[want] {
+			t.Errorf("audit log lacks %q (has %v)", want, got)
+		}
+	}
+}
+
+// rotationAudit reads the rotation entries of the audit log for an
+// account, as "ACCOUNT[/USER] step N/3".
+func rotationAudit(t *testing.T, c *cliHome, account string) map[string]bool {
+	t.Helper()
+	out := c.must("audit", "--account", account, "--json")
+	got := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct{ Action, AccountName, UserName, Detail string }
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		e.Action, _ = raw["action"].(string)
+		e.AccountName, _ = raw["account_name"].(string)
+		e.UserName, _ = raw["user_name"].(string)
+		e.Detail, _ = raw["detail"].(string)
+		if e.Action != "rotate signing key" {
+			continue
+		}
+		key := e.AccountName
+		if e.UserName != "" {
+			key += "/" + e.UserName
+		}
+		step, _, _ := strings.Cut(e.Detail, ":")
+		got[key+" "+step] = true
+	}
+	return got
 }
 
 // --keep-old stops after re-issuing; the next run resumes and finishes.
@@ -336,5 +373,15 @@ func TestRotateOperatorSigningKeyAcrossRestarts(t *testing.T) {
 	missing, _, err := serversMissingKey(context.Background(), sys, 300*time.Millisecond, old)
 	if err != nil || len(missing) != 1 {
 		t.Fatalf("after the last restart the server still trusts the old key (missing=%v, %v)", missing, err)
+	}
+	got := rotationAudit(t, c, "A")
+	if !got["A step 2/3"] {
+		t.Errorf("audit log lacks the re-signing of A: %v", got)
+	}
+	all := c.must("audit", "--json")
+	for _, want := range []string{"step 1/3: added operator signing key", "step 3/3: removed operator signing key " + old} {
+		if !strings.Contains(all, want) {
+			t.Errorf("audit log lacks %q", want)
+		}
 	}
 }
