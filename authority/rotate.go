@@ -126,7 +126,7 @@ func (h *Home) readRotation(kind, account string) (*Rotation, error) {
 	if kind == RotateOperator {
 		valid = nkeys.IsValidPublicOperatorKey
 	}
-	if r.Kind != kind || r.Account != account || !valid(r.New) || !(valid(r.Old) || kind == RotateAccount && nkeys.IsValidPublicAccountKey(r.Old)) {
+	if r.Kind != kind || r.Account != account || !valid(r.New) || !valid(r.Old) {
 		return nil, fmt.Errorf("rotation record %s is not a valid %s rotation; remove it to start again", p, kind)
 	}
 	return &r, nil

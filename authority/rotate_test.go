@@ -282,3 +282,27 @@ func TestOperatorKeyRotation(t *testing.T) {
 		t.Fatal("rotation record left")
 	}
 }
+
+// A damaged rotation record is reported with what to do, and nothing is
+// changed.
+func TestDamagedRotationRecord(t *testing.T) {
+	h := newHome(t)
+	mustAccount(t, h, "A", AccountEdit{})
+	for _, content := range []string{"{not json", `{"kind":"account","account":"A","old":"x","new":"y"}`} {
+		p := h.rotationPath(RotateAccount, "A")
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := treeHash(t, h.Dir())
+		_, _, err := h.BeginAccountKeyRotation("A", "")
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Fatalf("damaged record %q: %v", content, err)
+		}
+		if treeHash(t, h.Dir()) != before {
+			t.Fatal("a refused rotation changed the home")
+		}
+	}
+}
