@@ -145,13 +145,20 @@ func (h *Home) userSigner(p *problems, acc *AccountInfo, want string, cur *jwt.U
 		}
 		return kp
 	}
+	// During a rotation the retiring key and its replacement share a
+	// scope: sign with the replacement.
+	retiring := ""
+	if r, err := h.readRotation(RotateAccount, acc.Name); err == nil && r != nil {
+		retiring = r.Old
+	}
 	if want != "" {
-		key := ""
+		var byRole []string
 		for k, s := range sks {
 			if us, ok := s.(*jwt.UserScope); ok && us.Role == want {
-				key = k
+				byRole = append(byRole, k)
 			}
 		}
+		key := preferred(byRole, retiring)
 		if key == "" && (sks.Contains(want) || want == acc.Pub) {
 			key = want
 		}
@@ -177,8 +184,7 @@ func (h *Home) userSigner(p *problems, acc *AccountInfo, want string, cur *jwt.U
 		}
 	}
 	if len(unscoped) > 0 {
-		sort.Strings(unscoped)
-		return load(unscoped[0]), nil
+		return load(preferred(unscoped, retiring)), nil
 	}
 	if strict {
 		p.add("operator %s requires signing keys and account %s has no signing key with a seed here: "+
@@ -186,6 +192,21 @@ func (h *Home) userSigner(p *problems, acc *AccountInfo, want string, cur *jwt.U
 		return nil, nil
 	}
 	return load(acc.Pub), nil
+}
+
+// preferred picks from keys the first by public key, passing over the
+// retiring one when there is another; "" when keys is empty.
+func preferred(keys []string, retiring string) string {
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != retiring {
+			return k
+		}
+	}
+	if len(keys) > 0 {
+		return keys[0]
+	}
+	return ""
 }
 
 // scopeOf returns the user scope of signing key k, or nil.

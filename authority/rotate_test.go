@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -303,6 +304,40 @@ func TestDamagedRotationRecord(t *testing.T) {
 		}
 		if treeHash(t, h.Dir()) != before {
 			t.Fatal("a refused rotation changed the home")
+		}
+	}
+}
+
+// Users added while a rotation is in progress are signed by the new key,
+// by role as by default, so finishing does not have to wait for them.
+func TestUsersDuringRotationGetTheNewKey(t *testing.T) {
+	h := newHome(t)
+	mustAccount(t, h, "A", AccountEdit{})
+	_, plain, _ := h.AddAccountSigningKey("A", "")
+	_, scoped, _ := h.AddAccountSigningKey("A", "")
+	role := "svc"
+	if _, _, err := h.EditSigningKey("A", scoped, SigningKeyEdit{Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ old, signWith string }{{plain, ""}, {scoped, role}} {
+		r, _, err := h.BeginAccountKeyRotation("A", tc.old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5; i++ {
+			u, err := h.AddUserWith("A", fmt.Sprintf("u%s%d", tc.signWith, i), UserEdit{}, UserIssue{SigningKey: tc.signWith})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Claims.Issuer != r.New {
+				t.Fatalf("user added during the rotation of %s signed by %s, want the new key %s", tc.old, u.Claims.Issuer, r.New)
+			}
+		}
+		if _, err := h.ReissueAccountUsers(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.FinishAccountKeyRotation(r); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
