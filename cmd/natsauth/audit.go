@@ -252,16 +252,19 @@ func mergeEntries(a, b []audit.Entry) []audit.Entry {
 
 var sinceRe = regexp.MustCompile(`^(\d+)([smhdw])$`)
 
+// maxSince is how far back --since may reach.
+const maxSince = 100 * 365 * 24 * time.Hour
+
 // parseSince reads --since: a duration back from now (30m, 24h, 7d, 2w,
 // or any Go duration), a date (yyyy-mm-dd, local time) or RFC 3339.
 func parseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if m := sinceRe.FindStringSubmatch(s); m != nil {
-		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || n > 100*365*24 {
-			return time.Time{}, errors.New("too far back")
-		}
 		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > int64(maxSince/unit) {
+			return time.Time{}, errors.New("too far back (100 years at most)")
+		}
 		return now.Add(-time.Duration(n) * unit), nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {

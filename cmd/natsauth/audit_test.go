@@ -257,7 +257,7 @@ func TestParseSince(t *testing.T) {
 	if got, err := parseSince("2025-01-02", now); err != nil || got.Format("2006-01-02 15:04") != "2025-01-02 00:00" {
 		t.Errorf("date: %v, %v", got, err)
 	}
-	for _, bad := range []string{"", "yesterday", "-5h", "99999999999d", "5 days"} {
+	for _, bad := range []string{"", "yesterday", "-5h", "99999999999d", "876000w", "5 days"} {
 		if _, err := parseSince(bad, now); err == nil {
 			t.Errorf("parseSince(%q) accepted", bad)
 		}
@@ -270,4 +270,22 @@ func dump(es []audit.Entry) string {
 		fmt.Fprintf(&b, "  %2d %s\n", i, e)
 	}
 	return b.String()
+}
+
+// FuzzParseSince: --since never panics, and what it accepts is not after
+// now unless it is an explicit date.
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"24h", "7d", "2w", "1h30m", "2025-01-02", "2025-01-02T03:04:05Z", "", "-1h", "9999999999999999999d", "876000w", "5217w"} {
+		f.Add(s)
+	}
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseSince(s, now)
+		if err != nil {
+			return
+		}
+		if got.After(now) && !strings.Contains(s, "-") {
+			t.Fatalf("parseSince(%q) = %v, after now", s, got)
+		}
+	})
 }
