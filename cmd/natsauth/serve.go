@@ -38,7 +38,7 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
 			f.server.Set = map[string]bool{}
-			for flagName, short := range map[string]string{"js": "js", "tlsverify": "tlsverify", "debug": "D", "trace": "V"} {
+			for flagName, short := range map[string]string{"js": "js", "tls-verify": "tlsverify", "debug": "D", "trace": "V"} {
 				if fl.Changed(flagName) {
 					f.server.Set[short] = true
 				}
