@@ -47,6 +47,7 @@ const (
 	ActionDeleteUser       = "delete user"
 	ActionRevokeUser       = "revoke user"
 	ActionUnrevokeUser     = "unrevoke user"
+	ActionPullAccount      = "pull account" // a newer JWT fetched from servers into the home
 	ActionAddSigningKey    = "add signing key"
 	ActionRemoveSigningKey = "remove signing key"
 	ActionEditSigningKey   = "edit signing key"

@@ -40,6 +40,9 @@ const auditTimeout = 30 * time.Second
 // The change is done whatever happens here, so a failure to record it is
 // a warning on stderr, not an error.
 func (a *app) audit(ctx context.Context, h *authority.Home, entries ...audit.Entry) {
+	if len(entries) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
 	log, closeLog, where, err := a.auditLog(ctx, h)

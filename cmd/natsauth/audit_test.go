@@ -129,6 +129,9 @@ func TestAuditRecordsASession(t *testing.T) {
 		t.Fatalf("POST: %s %s", resp.Status, body)
 	}
 
+	// The home pulls the newest JWT back from the servers.
+	h.must("pull", "-a", "A", "--server", s.url, "--timeout", "2s")
+
 	entries := readAudit(t, h)
 	type want struct {
 		action, account, user, via, command, old, new string
@@ -145,6 +148,7 @@ func TestAuditRecordsASession(t *testing.T) {
 		{audit.ActionStorePut, acc.Pub, "", audit.ViaCLI, "natsauth revocations add-user", "$1", "$3"},
 		{audit.ActionStorePut, acc.Pub, "", audit.ViaNATS, "", "$3", pushedJTI},
 		{audit.ActionStorePut, acc.Pub, "", audit.ViaHTTP, "", pushedJTI, postedJTI},
+		{audit.ActionPullAccount, acc.Pub, "", audit.ViaCLI, "natsauth pull", "$3", postedJTI},
 	}
 	if j[2] != j[1] || j[3] != acc.Claims.ID || pushedJTI == j[3] || postedJTI == pushedJTI {
 		t.Fatalf("jtis: steps %q (adding a user leaves the account alone), pushed %s, posted %s", j, pushedJTI, postedJTI)
@@ -171,7 +175,7 @@ func TestAuditRecordsASession(t *testing.T) {
 			t.Errorf("entry %d signer = %q, want the operator signing key %s", i, e.Signer, opSigner)
 		}
 	}
-	if s := entries[len(entries)-1].Remote; !strings.HasPrefix(s, "127.0.0.1:") {
+	if s := entries[len(entries)-2].Remote; !strings.HasPrefix(s, "127.0.0.1:") {
 		t.Errorf("POST recorded from %q, want the client's address", s)
 	}
 	if entries[6].Signer != acc.Pub && !strings.Contains(strings.Join(acc.Claims.SigningKeys.Keys(), " "), entries[6].Signer) {

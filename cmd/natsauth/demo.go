@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/node"
 )
@@ -87,6 +89,7 @@ func (a *app) demo(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	a.audit(ctx, h, demoAudit(h, made)...)
 	f.server.JetStream = true
 	cfg, err := a.nodeConfig(ctx, f)
 	if err != nil {
@@ -107,6 +110,27 @@ func (a *app) demo(ctx context.Context, f serveFlags) error {
 	defer stopResponder()
 	printDemo(a.out, h, made, n)
 	return runUntilSignal(ctx, n, cfg.Logger.Info)
+}
+
+// demoAudit is the audit entries of what demoAuthority made.
+func demoAudit(h *authority.Home, made []string) []audit.Entry {
+	var out []audit.Entry
+	for _, m := range made {
+		switch {
+		case strings.HasPrefix(m, "operator "):
+			sys, _ := h.Account(authority.SystemAccountName)
+			out = append(out, accountChange(audit.ActionInit, nil, sys, m))
+		case strings.HasPrefix(m, "account "):
+			if acc, err := h.Account(strings.TrimPrefix(m, "account ")); err == nil {
+				out = append(out, accountChange(audit.ActionAddAccount, nil, acc, "demo"))
+			}
+		case strings.HasPrefix(m, "user "):
+			if u, err := h.User(demoAccount, strings.TrimPrefix(m, "user ")); err == nil {
+				out = append(out, userChange(audit.ActionAddUser, nil, u, "demo"))
+			}
+		}
+	}
+	return out
 }
 
 // demoAuthority creates what is missing of the walkthrough's setup and

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/claims"
 )
@@ -108,7 +109,7 @@ func (a *app) pull(ctx context.Context, f remoteFlags) error {
 
 	var changed []string
 	for i := range accs {
-		if a.importNewest(h, &accs[i], found[i], rep) {
+		if a.importNewest(ctx, h, &accs[i], found[i], rep) {
 			changed = append(changed, accs[i].Name)
 		}
 	}
@@ -152,7 +153,7 @@ func lookupNATS(ctx context.Context, c *claims.Client, target string, accs []aut
 // importNewest validates what was fetched for acc, and imports the newest
 // valid JWT into the home when it is newer. It reports the outcome and
 // whether the home changed.
-func (a *app) importNewest(h *authority.Home, acc *authority.AccountInfo, cands []candidate, rep *report) bool {
+func (a *app) importNewest(ctx context.Context, h *authority.Home, acc *authority.AccountInfo, cands []candidate, rep *report) bool {
 	var best *candidate
 	var bestClaims *jwt.AccountClaims
 	for i := range cands {
@@ -174,7 +175,7 @@ func (a *app) importNewest(h *authority.Home, acc *authority.AccountInfo, cands 
 		return false
 	}
 	res := result{Op: "pull", Account: acc.Name, Pub: acc.Pub, Target: best.source, OK: true}
-	_, changed, err := h.ImportAccountJWT(best.token)
+	imported, changed, err := h.ImportAccountJWT(best.token)
 	switch {
 	case errors.Is(err, authority.ErrStale) && bestClaims.IssuedAt == acc.Claims.IssuedAt:
 		res.Message = fmt.Sprintf("the servers' JWT differs from the home's but was issued at the same time (%s): kept the home's",
@@ -185,6 +186,7 @@ func (a *app) importNewest(h *authority.Home, acc *authority.AccountInfo, cands 
 	case err != nil:
 		res.OK, res.Message = false, err.Error()
 	case changed:
+		a.audit(ctx, h, accountChange(audit.ActionPullAccount, acc, imported, "from "+best.source))
 		res.Message = fmt.Sprintf("updated the home's copy: issued %s, was %s", when(bestClaims.IssuedAt), when(acc.Claims.IssuedAt))
 	default:
 		res.Message = "the home is up to date"
