@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -420,4 +424,50 @@ func FuzzClassifyAuthError(f *testing.F) {
 			t.Fatalf("account %q reported as known", got.Account)
 		}
 	})
+}
+
+// A reload keeps /metrics on the monitoring port and mounts nothing twice
+// (nats-server cannot move the monitoring port on reload: "config reload
+// not supported for HTTPPort").
+func TestMetricsSurviveReload(t *testing.T) {
+	f := newFixture(t)
+	confPath := filepath.Join(t.TempDir(), "n.conf")
+	port := freePort(t)
+	write := func(payload string) {
+		t.Helper()
+		conf := fmt.Sprintf("host: 127.0.0.1\nport: -1\nhttp: \"127.0.0.1:%d\"\nmax_payload: %s\n", port, payload)
+		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1MB")
+	cfg := f.config(t)
+	cfg.Flags = ServerFlags{}
+	cfg.ConfigFile = confPath
+	n := startNode(t, cfg)
+	url := "http://" + n.MetricsAddr() + "/metrics"
+	if want := fmt.Sprintf("127.0.0.1:%d", port); n.MetricsAddr() != want {
+		t.Fatalf("metrics at %q, want the monitoring port %s", n.MetricsAddr(), want)
+	}
+	scrapeMetrics(t, url)
+	for _, payload := range []string{"1MB", "2KB"} {
+		write(payload)
+		if err := n.Reload(); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		fams := scrapeMetrics(t, url)
+		if _, ok := fams["natsauth_resolver_fetches_total"]; !ok {
+			t.Fatalf("no natsauth metrics after a reload")
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
