@@ -172,8 +172,9 @@ func (n *Node) serveMetrics() error {
 	return nil
 }
 
-// reobserve mounts /metrics again after a reload that restarted the
-// monitoring server.
+// reobserve runs after a reload: /metrics stays where it is (nats-server
+// refuses to move the monitoring port on reload), unless the server's
+// monitoring handler changed, which mounts it on the new one.
 func (n *Node) reobserve() {
 	if err := n.serveMetrics(); err != nil {
 		n.log.Error("metrics after reload", "err", err)
