@@ -47,7 +47,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, key string) 
 	}
 	rec, err := s.st.Get(r.Context(), key)
 	if err != nil {
-		s.storeFail(w, r, "get account "+key, err)
+		s.storeFail(w, r, "", err) // the store names the account
 		return
 	}
 	if queryTrue(r, "check") && rec.Expires > 0 && rec.Expires <= s.opts.Now().Unix() {
@@ -187,7 +187,7 @@ func (s *Server) postAccount(w http.ResponseWriter, r *http.Request, key string)
 		s.fail(w, r, http.StatusMethodNotAllowed, "the store is read-only", nil)
 		return
 	default:
-		s.storeFail(w, r, "put account "+key, err)
+		s.storeFail(w, r, "", err) // the store names the account
 		return
 	}
 	res := postResult{Account: key, Change: change.String()}
@@ -226,19 +226,30 @@ func tokenFromBody(body []byte) (string, error) {
 	return string(body), nil
 }
 
+// withOp prefixes err with op unless op is empty.
+func withOp(op string, err error) error {
+	if op == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // storeFail answers for a store error that is not the client's fault (or
-// is not found).
+// is not found). op names the operation when err does not.
 func (s *Server) storeFail(w http.ResponseWriter, r *http.Request, op string, err error) {
 	switch {
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client went away mid-request: nothing failed on our side.
+		s.log.Debug("client gone before the answer", "method", r.Method, "path", redact(r.URL.Path))
 	case errors.Is(err, store.ErrNotFound):
 		s.fail(w, r, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, store.ErrInvalid):
 		s.fail(w, r, http.StatusBadRequest, err.Error(), nil)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
 		w.Header().Set("Retry-After", "1")
-		s.fail(w, r, http.StatusServiceUnavailable, "the account store is unavailable; try again later", fmt.Errorf("%s: %w", op, err))
+		s.fail(w, r, http.StatusServiceUnavailable, "the account store is unavailable; try again later", withOp(op, err))
 	default:
-		s.fail(w, r, http.StatusInternalServerError, "internal error reading the account store", fmt.Errorf("%s: %w", op, err))
+		s.fail(w, r, http.StatusInternalServerError, "internal error reading the account store", withOp(op, err))
 	}
 }
 
