@@ -76,9 +76,12 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 	fetches      *prometheus.CounterVec
 	fetchSeconds *prometheus.HistogramVec
-	storeErrors  *prometheus.CounterVec
-	applied      prometheus.Counter
-	lag          prometheus.Histogram
+	// byOutcome holds each outcome's counter and histogram, resolved once:
+	// FetchDone then costs no label hashing.
+	byOutcome   map[string]fetchInstruments
+	storeErrors *prometheus.CounterVec
+	applied     prometheus.Counter
+	lag         prometheus.Histogram
 
 	mu     sync.Mutex
 	source func() []AccountConnections
@@ -102,7 +105,7 @@ func New(opts Options) *Metrics {
 		}, []string{"outcome"}),
 		fetchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "natsauth_resolver_fetch_seconds",
-			Help:    "Latency of account JWT fetches through the resolver, by outcome.",
+			Help:    "Latency of account JWT fetches that went past the resolver's cache (miss, stale, error), by outcome.",
 			Buckets: []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 2, 5},
 		}, []string{"outcome"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -119,8 +122,9 @@ func New(opts Options) *Metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
-	for _, r := range []string{OutcomeHit, OutcomeMiss, OutcomeStale, OutcomeNegative, OutcomeError} {
-		m.fetches.WithLabelValues(r)
+	m.byOutcome = map[string]fetchInstruments{}
+	for _, r := range []string{OutcomeHit, OutcomeMiss, OutcomeStale, OutcomeNegative, OutcomeError, "other"} {
+		m.byOutcome[r] = fetchInstruments{m.fetches.WithLabelValues(r), m.fetchSeconds.WithLabelValues(r)}
 	}
 	m.reg.MustRegister(m.authFailures, m.fetches, m.fetchSeconds, m.storeErrors, m.applied, m.lag,
 		connCollector{m})
@@ -165,13 +169,20 @@ const (
 
 // FetchDone implements resolver.Observer.
 func (m *Metrics) FetchDone(_ string, d time.Duration, outcome string) {
-	switch outcome {
-	case OutcomeHit, OutcomeMiss, OutcomeStale, OutcomeNegative, OutcomeError:
-	default:
-		outcome = "other"
+	in, ok := m.byOutcome[outcome]
+	if !ok {
+		in = m.byOutcome["other"]
 	}
-	m.fetches.WithLabelValues(outcome).Inc()
-	m.fetchSeconds.WithLabelValues(outcome).Observe(d.Seconds())
+	in.count.Inc()
+	if outcome != OutcomeHit && outcome != OutcomeNegative {
+		in.seconds.Observe(d.Seconds()) // answers from memory are not timed
+	}
+}
+
+// fetchInstruments are the metrics of one fetch outcome.
+type fetchInstruments struct {
+	count   prometheus.Counter
+	seconds prometheus.Observer
 }
 
 // StoreError implements resolver.Observer.

@@ -88,7 +88,6 @@ func (r *Resolver) cached(name string) (fetchResult, bool, error) {
 		r.negative.Add(1)
 		return fetchResult{"", OutcomeNegative}, true, notFound(name)
 	case !st.negative && r.fresh(st, now):
-		r.hits.Add(1)
 		return fetchResult{st.jwt, OutcomeHit}, true, nil
 	}
 	return fetchResult{}, false, nil

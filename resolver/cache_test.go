@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,8 @@ func TestFetchServesFromCacheUntilTTL(t *testing.T) {
 	cs := &countingStore{Store: memStore(t, op)}
 	mustPut(t, cs, a)
 	clk := newFakeClock()
-	r := resolver.New(cs, resolver.Options{TTL: time.Minute, Clock: clk})
+	obs := &recordingObserver{}
+	r := resolver.New(cs, resolver.Options{TTL: time.Minute, Clock: clk, Observer: obs})
 
 	for i := range 3 {
 		got, err := r.Fetch(a.Pub)
@@ -37,8 +39,11 @@ func TestFetchServesFromCacheUntilTTL(t *testing.T) {
 	if got := cs.gets.Load(); got != 2 {
 		t.Fatalf("store reads after TTL = %d, want 2", got)
 	}
-	if got, want := r.Stats(), (resolver.Stats{Hits: 2, Misses: 2}); got != want {
+	if got, want := r.Stats(), (resolver.Stats{Misses: 2}); got != want {
 		t.Fatalf("stats = %+v, want %+v", got, want)
+	}
+	if got, want := obs.outcomeList(), []string{"miss", "hit", "hit", "miss"}; !slices.Equal(got, want) {
+		t.Fatalf("outcomes = %v, want %v", got, want)
 	}
 }
 
@@ -237,6 +242,12 @@ func (o *recordingObserver) StoreError(op string, _ error) {
 }
 
 func (o *recordingObserver) Applied(string, time.Duration) {}
+
+func (o *recordingObserver) outcomeList() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.outcomes)
+}
 
 func TestObserverSeesEveryOutcome(t *testing.T) {
 	op := testkit.NewOperator(t)
