@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -111,14 +112,24 @@ func startNatsauth(tb testing.TB, f *fixture, storeURL string) *node.Node {
 }
 
 // sides runs fn against stock nats-server and against natsauth, as
-// sub-benchmarks of one benchmark so they interleave under -count.
+// sub-benchmarks of one benchmark. Go repeats each sub-benchmark -count
+// times in a row, so scripts/bench runs the binary once per repetition and
+// flips the order with NATSAUTH_BENCH_NATSAUTH_FIRST=1 every other time:
+// drift on a shared machine then falls on both sides alike.
 func sides(b *testing.B, fn func(b *testing.B, url string, f *fixture)) {
-	b.Run("stock", func(b *testing.B) {
+	stock := func(b *testing.B) {
 		f := newFixture(b)
 		fn(b, startStock(b, f), f)
-	})
-	b.Run("natsauth", func(b *testing.B) {
+	}
+	natsauth := func(b *testing.B) {
 		f := newFixture(b)
 		fn(b, startNatsauth(b, f, "").ClientURL(), f)
-	})
+	}
+	if os.Getenv("NATSAUTH_BENCH_NATSAUTH_FIRST") == "1" {
+		b.Run("natsauth", natsauth)
+		b.Run("stock", stock)
+		return
+	}
+	b.Run("stock", stock)
+	b.Run("natsauth", natsauth)
 }
