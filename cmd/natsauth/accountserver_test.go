@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,66 +19,15 @@ import (
 	"github.com/natsauth/natsauth/internal/testkit"
 )
 
-// asBuffer is an io.Writer safe for a command goroutine and a test.
-type asBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *asBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *asBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // asRun starts `natsauth args...` and returns the accounts base URL it
 // listens on and a stop function that cancels it and returns its error.
 func asRun(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &asBuffer{}, &asBuffer{}
-	root := newRootCmd(out, errOut)
-	root.SetArgs(args)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	re := regexp.MustCompile(`listening on (\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			var once sync.Once
-			var err error
-			stop := func() error {
-				once.Do(func() {
-					cancel()
-					select {
-					case err = <-done:
-					case <-time.After(10 * time.Second):
-						err = fmt.Errorf("account-server did not stop within 10s")
-					}
-				})
-				return err
-			}
-			t.Cleanup(func() { _ = stop() })
-			return m[1], stop
-		}
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("account-server exited: %v\nstderr: %s", err, errOut.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("account-server not listening after 10s; stderr: %s", errOut.String())
-		}
-	}
+	c := startBackground(t, args...)
+	return c.wait(t, c.out, listeningRe, 10*time.Second)[1], c.stop
 }
+
+var listeningRe = regexp.MustCompile(`listening on (\S+)`)
 
 func asPost(t *testing.T, url, body string) (int, string) {
 	t.Helper()
@@ -156,7 +102,7 @@ func TestAccountServerCommandFlagErrors(t *testing.T) {
 		{[]string{}, "natsauth init"}, // no home, no --operator
 		{[]string{"--operator", filepath.Join(home, "missing.jwt")}, "read operator jwt"},
 	} {
-		out, errOut := &asBuffer{}, &asBuffer{}
+		out, errOut := &syncBuffer{}, &syncBuffer{}
 		root := newRootCmd(out, errOut)
 		root.SetArgs(append([]string{"--home", home, "--store", "mem://", "account-server", "--listen", "127.0.0.1:0"}, tc.args...))
 		err := root.ExecuteContext(t.Context())

@@ -105,8 +105,11 @@ func TestAuditRecordsASession(t *testing.T) {
 	opSigner := acc.Claims.Issuer
 
 	// A push over NATS and a POST to the account server of a running node.
-	port := asFreePort(t)
-	s := h.serve("--account-server", fmt.Sprintf("127.0.0.1:%d", port))
+	s := h.serve("--account-server", "127.0.0.1:0")
+	accountsURL := interopAccountsRe.FindStringSubmatch(s.out.String())
+	if accountsURL == nil {
+		t.Fatalf("serve printed no account-server URL:\n%s", s.out)
+	}
 	pushed, pushedJTI, pushedIAT := signAccount(t, h.dir, "A", 0, func(ac *jwt.AccountClaims) { ac.Limits.Payload = 1 << 20 })
 	creds, _ := home.SystemUserCreds()
 	nc, err := nats.Connect(s.url, nats.UserCredentials(creds))
@@ -119,7 +122,7 @@ func TestAuditRecordsASession(t *testing.T) {
 		t.Fatalf("push: %v %s", err, reply.Data)
 	}
 	posted, postedJTI, _ := signAccount(t, h.dir, "A", pushedIAT, func(ac *jwt.AccountClaims) { ac.Limits.Payload = 2 << 20 })
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/jwt/v1/accounts/%s", port, acc.Pub), "text/plain", strings.NewReader(posted))
+	resp, err := http.Post(accountsURL[1]+acc.Pub, "text/plain", strings.NewReader(posted))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,36 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var runningRe = regexp.MustCompile(`is running on (nats://[0-9.:]+)`)
 
@@ -38,36 +17,8 @@ var runningRe = regexp.MustCompile(`is running on (nats://[0-9.:]+)`)
 // the client URL it prints.
 func startDemo(t *testing.T, home string) (url string, out *syncBuffer) {
 	t.Helper()
-	out = &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRootCmd(out, &syncBuffer{})
-	cmd.SetArgs([]string{"demo", "--home", home, "--store", "sqlite://" + filepath.Join(home, "accounts.db"), "-p", "-1", "-m", "-1"})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("demo returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("demo did not stop within 30s of its context ending")
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := runningRe.FindStringSubmatch(out.String()); m != nil {
-			return m[1], out
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("demo exited early: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("demo did not start:\n%s", out.String())
-	return "", nil
+	c := startBackground(t, "demo", "--home", home, "--store", "sqlite://"+filepath.Join(home, "accounts.db"), "-p", "-1", "-m", "-1")
+	return c.wait(t, c.out, runningRe, time.Minute)[1], c.out
 }
 
 func TestDemoServesTheWalkthrough(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -63,6 +62,7 @@ var servingRe = regexp.MustCompile(`natsauth serving on (nats://[0-9.:]+)`)
 type e2eServer struct {
 	h   *e2eHome
 	url string
+	out *syncBuffer // what serve printed
 	log *syncBuffer
 }
 
@@ -72,39 +72,13 @@ type e2eServer struct {
 func (h *e2eHome) serve(args ...string) *e2eServer {
 	t := h.t
 	t.Helper()
-	out, log := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRootCmd(out, log)
-	cmd.SetArgs(append([]string{"serve", "--home", h.dir, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, args...))
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+	c := startBackground(t, append([]string{"serve", "--home", h.dir, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, args...)...)
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("serve did not stop within 30s of its context ending")
-		}
 		if t.Failed() {
-			t.Logf("serve log:\n%s", log.String())
+			t.Logf("serve log:\n%s", c.errOut.String())
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := servingRe.FindStringSubmatch(out.String()); m != nil {
-			return &e2eServer{h: h, url: m[1], log: log}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\nstdout: %s\nlog: %s", err, out.String(), log.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("serve did not start:\n%s\n%s", out.String(), log.String())
-	return nil
+	return &e2eServer{h: h, url: c.wait(t, c.out, servingRe, time.Minute)[1], out: c.out, log: c.errOut}
 }
 
 // client is a nats.go connection that records its asynchronous errors and

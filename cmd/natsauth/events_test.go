@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,36 +22,12 @@ import (
 // and returns its stdout once it follows the server's events.
 func runEvents(t *testing.T, args ...string) *syncBuffer {
 	t.Helper()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRootCmd(out, errOut)
-	cmd.SetArgs(append([]string{"events"}, args...))
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("events returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("events did not stop within 10s of its context ending")
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(errOut.String(), "following events on") {
-		select {
-		case err := <-done:
-			t.Fatalf("events exited early: %v\n%s", err, errOut.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events did not start:\n%s", errOut.String())
-		}
-	}
-	return out
+	c := startBackground(t, append([]string{"events"}, args...)...)
+	c.wait(t, c.errOut, followingRe, 15*time.Second)
+	return c.out
 }
+
+var followingRe = regexp.MustCompile(`following events on`)
 
 // waitLine waits for an output line containing every one of want.
 func waitLine(t *testing.T, out *syncBuffer, want ...string) string {

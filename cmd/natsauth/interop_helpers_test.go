@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,39 +106,10 @@ type interopServed struct {
 // ends, on free ports.
 func startInteropServe(t *testing.T, c *cliHome, args ...string) *interopServed {
 	t.Helper()
-	out := &syncBuffer{}
-	errOut := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRootCmd(out, errOut)
-	cmd.SetArgs(append([]string{"serve", "--home", c.dir, "--store", c.store, "-p", "-1", "--log-level", "warn"}, args...))
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("serve did not stop within 30s of its context ending")
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := interopServingRe.FindStringSubmatch(out.String()); m != nil {
-			s := &interopServed{url: m[1], out: out}
-			if m := interopAccountsRe.FindStringSubmatch(out.String()); m != nil {
-				s.accounts = m[1]
-			}
-			return s
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s\n%s", err, out.String(), errOut.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	bg := startBackground(t, append([]string{"serve", "--home", c.dir, "--store", c.store, "-p", "-1", "--log-level", "warn"}, args...)...)
+	s := &interopServed{url: bg.wait(t, bg.out, interopServingRe, time.Minute)[1], out: bg.out}
+	if m := interopAccountsRe.FindStringSubmatch(bg.out.String()); m != nil {
+		s.accounts = m[1]
 	}
-	t.Fatalf("serve did not start:\n%s\n%s", out.String(), errOut.String())
-	return nil
+	return s
 }

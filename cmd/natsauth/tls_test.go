@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,51 +24,10 @@ import (
 // bgRun runs `natsauth args...` in the background until the test ends and
 // waits until its stdout matches pattern; it returns the first submatch,
 // the output and a stop function returning the command's error.
-func bgRun(t *testing.T, pattern string, args ...string) (string, *asBuffer, func() error) {
+func bgRun(t *testing.T, pattern string, args ...string) (string, *syncBuffer, func() error) {
 	t.Helper()
-	re := regexp.MustCompile(pattern)
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &asBuffer{}, &asBuffer{}
-	root := newRootCmd(out, errOut)
-	root.SetArgs(args)
-	finished := make(chan struct{})
-	var runErr error
-	go func() {
-		runErr = root.ExecuteContext(ctx)
-		close(finished)
-	}()
-	var once sync.Once
-	var stopErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-finished:
-				stopErr = runErr
-			case <-time.After(30 * time.Second):
-				stopErr = fmt.Errorf("natsauth %s did not stop within 30s", args[0])
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("natsauth %s: %v", args[0], err)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1], out, stop
-		}
-		select {
-		case <-finished:
-			t.Fatalf("natsauth %s exited: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), runErr, out, errOut)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("natsauth %s did not print %q within 30s\nstdout: %s\nstderr: %s", args[0], pattern, out, errOut)
-	return "", nil, nil
+	c := startBackground(t, args...)
+	return c.wait(t, c.out, regexp.MustCompile(pattern), 30*time.Second)[1], c.out, c.stop
 }
 
 // serveHome runs `natsauth serve` on a random loopback port for the home
