@@ -114,7 +114,7 @@ func TestAccountValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := treeHash(t, h.Dir())
+			before := testkit.TreeHash(t, h.Dir())
 			err := tt.run()
 			if !errors.Is(err, tt.kind) || !errors.Is(err, ErrInvalid) {
 				t.Fatalf("err = %v, want %v and ErrInvalid", err, tt.kind)
@@ -124,7 +124,7 @@ func TestAccountValidation(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, p)
 				}
 			}
-			if after := treeHash(t, h.Dir()); after != before {
+			if after := testkit.TreeHash(t, h.Dir()); after != before {
 				t.Errorf("failed operation changed the home")
 			}
 		})
@@ -175,7 +175,7 @@ func TestEditAccountIatNeverGoesBack(t *testing.T) {
 
 func TestDeleteAccountRemovesEverything(t *testing.T) {
 	h := newHome(t)
-	clean := treeHash(t, h.Dir())
+	clean := testkit.TreeHash(t, h.Dir())
 	a := mustAccount(t, h, "Gone", AccountEdit{})
 	mustUser(t, h, "Gone", "u1", UserEdit{})
 	mustUser(t, h, "Gone", "u2", UserEdit{})
@@ -189,7 +189,7 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 	if _, err := h.Account("Gone"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("account still there: %v", err)
 	}
-	if after := treeHash(t, h.Dir()); after != clean {
+	if after := testkit.TreeHash(t, h.Dir()); after != clean {
 		t.Errorf("home after add+delete differs from before:\n%s\n---\n%s", clean, after)
 	}
 }

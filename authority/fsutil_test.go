@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func TestTxnRollsBackOnFailure(t *testing.T) {
@@ -17,7 +19,7 @@ func TestTxnRollsBackOnFailure(t *testing.T) {
 	if err := os.WriteFile(blocker, []byte("a file"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := treeHash(t, dir)
+	before := testkit.TreeHash(t, dir)
 	var tx txn
 	tx.put(existing, []byte("new"))
 	tx.put(filepath.Join(dir, "fresh", "deep", "file"), []byte("x"))
@@ -28,7 +30,7 @@ func TestTxnRollsBackOnFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("commit succeeded, want a failure")
 	}
-	if after := treeHash(t, dir); after != before {
+	if after := testkit.TreeHash(t, dir); after != before {
 		t.Errorf("rollback incomplete:\n%s\n---\n%s", before, after)
 	}
 }

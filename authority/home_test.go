@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func TestInitLayout(t *testing.T) {
@@ -153,14 +155,14 @@ func TestPermissionsOfFilesAndDirs(t *testing.T) {
 
 func TestInitRefusesExistingOperator(t *testing.T) {
 	h := newHome(t)
-	before := treeHash(t, h.Dir())
+	before := testkit.TreeHash(t, h.Dir())
 	for _, name := range []string{"TestOp", "Other"} {
 		_, err := Init(h.Dir(), name)
 		if !errors.Is(err, ErrExists) {
 			t.Errorf("Init(%s) again = %v, want ErrExists", name, err)
 		}
 	}
-	if after := treeHash(t, h.Dir()); after != before {
+	if after := testkit.TreeHash(t, h.Dir()); after != before {
 		t.Errorf("refused Init changed the home:\n%s\n---\n%s", before, after)
 	}
 }

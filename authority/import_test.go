@@ -55,7 +55,7 @@ func TestImportAccountJWT(t *testing.T) {
 	}
 
 	// The same JWT again changes nothing.
-	before := treeHash(t, h.Dir())
+	before := testkit.TreeHash(t, h.Dir())
 	if _, changed, err := h.ImportAccountJWT(newer); err != nil || changed {
 		t.Fatalf("import same: changed=%v err=%v, want false, nil", changed, err)
 	}
@@ -88,7 +88,7 @@ func TestImportAccountJWT(t *testing.T) {
 			if !errors.Is(err, tc.want) || changed {
 				t.Fatalf("changed=%v err=%v, want an error wrapping %v", changed, err, tc.want)
 			}
-			if after := treeHash(t, h.Dir()); after != before {
+			if after := testkit.TreeHash(t, h.Dir()); after != before {
 				t.Fatal("a refused import changed the home")
 			}
 		})

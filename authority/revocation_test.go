@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func TestRevokeAndUnrevoke(t *testing.T) {
@@ -60,11 +62,11 @@ func TestRevokeAndUnrevoke(t *testing.T) {
 		t.Errorf("unrevoke twice = %v, want ErrNotFound", err)
 	}
 	for _, tc := range []struct{ acc, user string }{{"A", "ghost"}, {"Nope", "mallory"}} {
-		before := treeHash(t, h.Dir())
+		before := testkit.TreeHash(t, h.Dir())
 		if _, err := h.RevokeUser(tc.acc, tc.user, time.Time{}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("RevokeUser(%s, %s) = %v, want ErrNotFound", tc.acc, tc.user, err)
 		}
-		if treeHash(t, h.Dir()) != before {
+		if testkit.TreeHash(t, h.Dir()) != before {
 			t.Errorf("failed revocation changed the home")
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // issuersInHome decodes every JWT and creds file under the home and
@@ -297,12 +299,12 @@ func TestDamagedRotationRecord(t *testing.T) {
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		before := treeHash(t, h.Dir())
+		before := testkit.TreeHash(t, h.Dir())
 		_, _, err := h.BeginAccountKeyRotation("A", "")
 		if err == nil || !strings.Contains(err.Error(), p) {
 			t.Fatalf("damaged record %q: %v", content, err)
 		}
-		if treeHash(t, h.Dir()) != before {
+		if testkit.TreeHash(t, h.Dir()) != before {
 			t.Fatal("a refused rotation changed the home")
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func wantProblem(t *testing.T, err error, substr ...string) {
@@ -227,7 +229,7 @@ func TestAddUserFromPublicKey(t *testing.T) {
 	if _, err := os.Stat(h.CredsPath("A", "device")); !os.IsNotExist(err) {
 		t.Fatal("edit wrote a creds file")
 	}
-	before := treeHash(t, h.Dir())
+	before := testkit.TreeHash(t, h.Dir())
 	wantProblem(t, func() error {
 		_, err := h.AddUserWith("A", "d2", UserEdit{}, UserIssue{PublicKey: string(seed)})
 		return err
@@ -237,7 +239,7 @@ func TestAddUserFromPublicKey(t *testing.T) {
 		"not a user public key")
 	wantProblem(t, func() error { _, err := h.AddUserWith("A", "d2", UserEdit{}, UserIssue{PublicKey: pub}); return err }(),
 		"already the key of user device")
-	if treeHash(t, h.Dir()) != before {
+	if testkit.TreeHash(t, h.Dir()) != before {
 		t.Fatal("refused adds changed the home")
 	}
 }
@@ -278,9 +280,9 @@ func TestOperatorSigningKeys(t *testing.T) {
 	if err := os.Remove(h.keyPath(h.Operator().Subject)); err != nil {
 		t.Fatal(err)
 	}
-	before := treeHash(t, h.Dir())
+	before := testkit.TreeHash(t, h.Dir())
 	wantProblem(t, func() error { _, err := h.AddOperatorSigningKey(""); return err }(), "operator identity key", "not in the keystore")
-	if treeHash(t, h.Dir()) != before {
+	if testkit.TreeHash(t, h.Dir()) != before {
 		t.Fatal("refused edit changed the home")
 	}
 	// Accounts are still signed with the signing key.
@@ -294,10 +296,10 @@ func TestRequireSigningKeys(t *testing.T) {
 	mustAccount(t, h, "A", AccountEdit{})
 	mustUser(t, h, "A", "alice", UserEdit{})
 	// sys and alice are signed by account identity keys.
-	before := treeHash(t, h.Dir())
+	before := testkit.TreeHash(t, h.Dir())
 	wantProblem(t, func() error { _, err := h.SetRequireSigningKeys(true); return err }(),
 		"alice", "sys", "natsauth rotate account-signing-key -a A", "-a SYS")
-	if treeHash(t, h.Dir()) != before {
+	if testkit.TreeHash(t, h.Dir()) != before {
 		t.Fatal("refused change altered the home")
 	}
 	for _, acc := range []string{"SYS", "A"} {

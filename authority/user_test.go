@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/jwt/v2"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -194,7 +196,7 @@ func TestUserValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := treeHash(t, h.Dir())
+			before := testkit.TreeHash(t, h.Dir())
 			var err error
 			if tt.edit {
 				_, err = h.EditUser(tt.account, tt.user, tt.e)
@@ -209,7 +211,7 @@ func TestUserValidation(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, p)
 				}
 			}
-			if after := treeHash(t, h.Dir()); after != before {
+			if after := testkit.TreeHash(t, h.Dir()); after != before {
 				t.Errorf("failed operation changed the home")
 			}
 		})
@@ -220,7 +222,7 @@ func TestDeleteUser(t *testing.T) {
 	h := newHome(t)
 	mustAccount(t, h, "A", AccountEdit{})
 	mustUser(t, h, "A", "keep", UserEdit{})
-	clean := treeHash(t, h.Dir())
+	clean := testkit.TreeHash(t, h.Dir())
 	u := mustUser(t, h, "A", "gone", UserEdit{})
 	if err := h.DeleteUser("A", "gone"); err != nil {
 		t.Fatal(err)
@@ -231,7 +233,7 @@ func TestDeleteUser(t *testing.T) {
 	if _, err := h.readKey(u.Pub); !errors.Is(err, ErrNotFound) {
 		t.Errorf("seed still there: %v", err)
 	}
-	if after := treeHash(t, h.Dir()); after != clean {
+	if after := testkit.TreeHash(t, h.Dir()); after != clean {
 		t.Errorf("home after add+delete user differs from before")
 	}
 	if err := h.DeleteUser("A", "gone"); !errors.Is(err, ErrNotFound) {

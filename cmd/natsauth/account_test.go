@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // initHome returns an initialized CLI home.
@@ -154,7 +155,7 @@ func TestBadInputLeavesHomeUnchanged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			before := hashTree(t, c.dir)
+			before := testkit.TreeHash(t, c.dir)
 			out, _, err := c.run(tt.args...)
 			if err == nil {
 				t.Fatalf("succeeded, want an error; stdout:\n%s", out)
@@ -164,7 +165,7 @@ func TestBadInputLeavesHomeUnchanged(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
 			}
-			if after := hashTree(t, c.dir); after != before {
+			if after := testkit.TreeHash(t, c.dir); after != before {
 				t.Errorf("the home changed")
 			}
 		})

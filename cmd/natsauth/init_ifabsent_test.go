@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // TestInitIfAbsent is what a container runs at every start: the first run
@@ -13,12 +15,12 @@ func TestInitIfAbsent(t *testing.T) {
 	if !strings.Contains(out, "created operator MyOperator") {
 		t.Fatalf("first init --if-absent did not create the operator:\n%s", out)
 	}
-	before := hashTree(t, c.dir)
+	before := testkit.TreeHash(t, c.dir)
 	out = c.must("init", "--name", "Other", "--if-absent")
 	if !strings.Contains(out, "already has an operator: nothing to do") {
 		t.Errorf("second init --if-absent said %q", out)
 	}
-	if hashTree(t, c.dir) != before {
+	if testkit.TreeHash(t, c.dir) != before {
 		t.Error("init --if-absent changed an existing home")
 	}
 	if _, _, err := c.run("init", "--name", "MyOperator"); err == nil || !strings.Contains(err.Error(), "already exists") {

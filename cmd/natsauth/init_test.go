@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 func TestInitCommand(t *testing.T) {
@@ -32,14 +33,14 @@ func TestInitCommand(t *testing.T) {
 	}
 
 	// init again refuses, whatever the name, and changes nothing.
-	before := hashTree(t, c.dir)
+	before := testkit.TreeHash(t, c.dir)
 	for _, args := range [][]string{{"init"}, {"init", "--name", "MyOperator"}, {"init", "-n", "Other"}} {
 		_, _, err := c.run(args...)
 		if err == nil || !strings.Contains(err.Error(), "already exists") {
 			t.Errorf("%v again = %v, want a refusal", args, err)
 		}
 	}
-	if hashTree(t, c.dir) != before {
+	if testkit.TreeHash(t, c.dir) != before {
 		t.Errorf("refused init changed the home")
 	}
 }

@@ -130,13 +130,13 @@ func TestPullFromStockFullResolver(t *testing.T) {
 	if replies, err := claims.NewClient(nc, 0).Update(t.Context(), tok); err != nil || len(replies) != 1 || !replies[0].OK() {
 		t.Fatalf("the stock server did not take the foreign JWT: %+v %v", replies, err)
 	}
-	before := hashTree(t, c.dir)
+	before := testkit.TreeHash(t, c.dir)
 	out, _, err = c.run("pull", "-a", "A", "--server", url, "--timeout", "1s")
 	if err == nil {
 		t.Fatalf("pull of an invalid JWT: no error\n%s", out)
 	}
 	wantLines(t, out, "pull A "+url+": FAILED: the server sent an invalid JWT")
-	if hashTree(t, c.dir) != before {
+	if testkit.TreeHash(t, c.dir) != before {
 		t.Fatal("a refused pull changed the home")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -314,7 +315,7 @@ func TestRotateOperatorSigningKeyAcrossRestarts(t *testing.T) {
 	if pending == nil || pending.Old != old {
 		t.Fatalf("pending = %+v", pending)
 	}
-	before := hashTree(t, filepath.Join(c.dir, "stores"))
+	before := testkit.TreeHash(t, filepath.Join(c.dir, "stores"))
 	if _, _, err := c.run("rotate", "operator-signing-key", "--server", url); err == nil ||
 		!strings.Contains(err.Error(), "do not trust the new key") || !strings.Contains(err.Error(), "paused") {
 		t.Fatalf("second run before a restart = %v", err)
@@ -322,7 +323,7 @@ func TestRotateOperatorSigningKeyAcrossRestarts(t *testing.T) {
 	if _, _, err := c.run("rotate", "operator-signing-key"); err == nil || !strings.Contains(err.Error(), "--servers-restarted") {
 		t.Fatalf("second run without --server = %v", err)
 	}
-	if hashTree(t, filepath.Join(c.dir, "stores")) != before {
+	if testkit.TreeHash(t, filepath.Join(c.dir, "stores")) != before {
 		t.Fatal("refused runs changed the home")
 	}
 	mustConnect(url, alice)
