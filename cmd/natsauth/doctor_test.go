@@ -12,40 +12,15 @@ import (
 	"github.com/natsauth/natsauth/doctor"
 )
 
-// shellWords splits a command line the way a POSIX shell splits words with
-// single quotes (all the quoting doctor's fixes use).
+// shellWords splits a fix command the way a shell would, failing the test
+// on anything splitShell does not understand.
 func shellWords(t *testing.T, s string) []string {
 	t.Helper()
-	var out []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case quoted && ch == '\'':
-			quoted = false
-		case quoted:
-			cur.WriteByte(ch)
-		case ch == '\'':
-			quoted, inWord = true, true
-		case ch == ' ' || ch == '\t':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
+	w, ok := splitShell(s)
+	if !ok {
+		t.Fatalf("cannot split %q like a shell", s)
 	}
-	if quoted {
-		t.Fatalf("unbalanced quote in %q", s)
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out
+	return w
 }
 
 func runDoctor(t *testing.T, c *cliHome, args ...string) (doctorReport, error) {
@@ -110,7 +85,7 @@ func TestDoctorUnsafeHomeAndItsFixes(t *testing.T) {
 				}
 				continue
 			}
-			words := shellWords(t, strings.ReplaceAll(fix, "'<the subjects it needs>'", "app.>"))
+			words := shellWords(t, strings.ReplaceAll(fix, "'<the subjects it needs>'", "'app.>'"))
 			if len(words) < 3 || words[0] != "natsauth" || words[1] != "--home" || words[2] != c.dir {
 				t.Fatalf("fix %q is not a natsauth command for this home", f.Fix)
 			}
