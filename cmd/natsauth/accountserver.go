@@ -95,11 +95,7 @@ func (a *app) accountServerTrust(f accountServerFlags) (string, *trust.Policy, *
 		}
 		return tok, p, nil, nil
 	}
-	dir, err := a.home()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	h, err := authority.Open(dir)
+	h, err := a.openHome()
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("%w (or pass --operator FILE)", err)
 	}

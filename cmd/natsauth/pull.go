@@ -55,11 +55,7 @@ func (a *app) pull(ctx context.Context, f remoteFlags) error {
 	if !f.all && f.account == "" {
 		return fmt.Errorf("pull: which accounts? give -a ACCOUNT or -A (all)")
 	}
-	home, err := a.home()
-	if err != nil {
-		return err
-	}
-	h, err := authority.Open(home)
+	h, err := a.openHome()
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,7 @@ func (a *app) push(ctx context.Context, f pushFlags) error {
 	if !f.all && f.account == "" && !f.prune {
 		return fmt.Errorf("push: which accounts? give -a ACCOUNT, -A (all) or --prune")
 	}
-	home, err := a.home()
-	if err != nil {
-		return err
-	}
-	h, err := authority.Open(home)
+	h, err := a.openHome()
 	if err != nil {
 		return err
 	}

@@ -122,10 +122,7 @@ func (a *app) home() (string, error) {
 // storeURL returns the account-JWT store URL: --store, NATSAUTH_STORE or
 // the embedded SQLite database in the home.
 func (a *app) storeURL() (string, error) {
-	if a.storeFlag != "" {
-		return a.storeFlag, nil
-	}
-	if s := os.Getenv("NATSAUTH_STORE"); s != "" {
+	if s := a.explicitStoreURL(); s != "" {
 		return s, nil
 	}
 	h, err := a.home()
@@ -133,6 +130,14 @@ func (a *app) storeURL() (string, error) {
 		return "", err
 	}
 	return DefaultStoreURL(h), nil
+}
+
+// explicitStoreURL is the store named by --store or NATSAUTH_STORE, or "".
+func (a *app) explicitStoreURL() string {
+	if a.storeFlag != "" {
+		return a.storeFlag
+	}
+	return os.Getenv("NATSAUTH_STORE")
 }
 
 // DefaultStoreURL is the embedded default store of a home directory.

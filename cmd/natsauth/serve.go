@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/node"
 )
 
@@ -74,14 +73,11 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 
 // nodeConfig builds the node configuration from the home and flags.
 func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error) {
-	home, err := a.home()
+	h, err := a.openHome()
 	if err != nil {
 		return node.Config{}, err
 	}
-	h, err := authority.Open(home)
-	if err != nil {
-		return node.Config{}, err
-	}
+	home := h.Dir()
 	sys := h.SystemAccount()
 	signer, err := h.UserSigner(sys)
 	if err != nil {
@@ -91,10 +87,7 @@ func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error)
 	if err != nil {
 		return node.Config{}, err
 	}
-	storeURL := a.storeFlag
-	if storeURL == "" {
-		storeURL = os.Getenv("NATSAUTH_STORE")
-	}
+	storeURL := a.explicitStoreURL() // empty: the config file's resolver or the home's SQLite
 	return node.Config{
 		ConfigFile:          f.configFile,
 		Flags:               f.server,

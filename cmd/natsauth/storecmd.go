@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -180,11 +179,7 @@ func copyAccounts(ctx context.Context, src, dst store.Store, keys []string, step
 // one) or, by default, the home's operator.
 func (a *app) copyPolicy(operator string) (*trust.Policy, error) {
 	if operator == "" {
-		dir, err := a.home()
-		if err != nil {
-			return nil, err
-		}
-		h, err := authority.Open(dir)
+		h, err := a.openHome()
 		if err != nil {
 			return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
 		}
