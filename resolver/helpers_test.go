@@ -190,6 +190,17 @@ func (n *node) connect(t *testing.T, u *testkit.User, extra ...nats.Option) (*na
 	return nc, closed
 }
 
+// connectErr connects u once, closes the connection, and returns why the
+// connect failed (nil when it succeeded).
+func (n *node) connectErr(t *testing.T, u *testkit.User) error {
+	t.Helper()
+	nc, _, err := n.tryConnect(t, u)
+	if err == nil {
+		nc.Close()
+	}
+	return err
+}
+
 func (n *node) tryConnect(t *testing.T, u *testkit.User, extra ...nats.Option) (*nats.Conn, <-chan struct{}, error) {
 	t.Helper()
 	closed := make(chan struct{})

@@ -67,10 +67,7 @@ func TestLimitChangeInStoreIsEnforcedLive(t *testing.T) {
 	}
 	assertOpen(t, first, "oldest connection")
 	eventually(t, "a third connection is refused", func() bool {
-		nc, _, err := n.tryConnect(t, u)
-		if err == nil {
-			nc.Close()
-		}
+		err := n.connectErr(t, u)
 		return err != nil && strings.Contains(strings.ToLower(err.Error()), "maximum account active connections")
 	})
 }
@@ -108,11 +105,7 @@ func TestNewAccountInStoreBecomesUsableAtOnce(t *testing.T) {
 	}
 	mustPut(t, st, b)
 	eventually(t, "user of the new account connects", func() bool {
-		nc, _, err := n.tryConnect(t, u)
-		if err == nil {
-			nc.Close()
-		}
-		return err == nil
+		return n.connectErr(t, u) == nil
 	})
 }
 
@@ -194,11 +187,7 @@ func TestDeleteInStoreDisconnectsAccount(t *testing.T) {
 	a.Reissue(t, 0, nil)
 	mustPut(t, st, a)
 	eventually(t, "account usable after it is stored again", func() bool {
-		nc, _, err := n.tryConnect(t, u)
-		if err == nil {
-			nc.Close()
-		}
-		return err == nil
+		return n.connectErr(t, u) == nil
 	})
 }
 
