@@ -27,6 +27,15 @@ type AccountEdit struct {
 	JSDiskStorage *int64 // bytes
 	JSStreams     *int64
 	JSConsumer    *int64
+
+	// AddSigningKeys adds account signing keys: an account public key
+	// (its seed stays wherever it is), or "" to generate one whose seed
+	// is kept in the keystore. New users are signed with a generated key.
+	AddSigningKeys []string
+	// RemoveSigningKeys removes signing keys by public key or by the role
+	// of a scoped key, and deletes their seeds. A key that still signs
+	// users of the home is refused (rotate it instead).
+	RemoveSigningKeys []string
 }
 
 // Int64 returns a pointer to v, for the fields of AccountEdit.
@@ -48,6 +57,14 @@ func (e AccountEdit) fields() []limitField {
 
 // IsZero reports whether the edit changes nothing.
 func (e AccountEdit) IsZero() bool {
+	if len(e.AddSigningKeys)+len(e.RemoveSigningKeys) > 0 {
+		return false
+	}
+	return e.LimitsZero()
+}
+
+// LimitsZero reports whether the edit changes no limit.
+func (e AccountEdit) LimitsZero() bool {
 	for _, f := range e.fields() {
 		if f.v != nil {
 			return false
@@ -74,6 +91,18 @@ func (e AccountEdit) check(p *problems) {
 		if f.v != nil && *f.v < -1 {
 			p.add("%s %d is invalid: use a value of 0 or more, or -1 for unlimited", f.name, *f.v)
 		}
+	}
+	seen := map[string]bool{}
+	for _, k := range e.AddSigningKeys {
+		switch {
+		case strings.HasPrefix(k, "SA"):
+			p.add("signing key: that is an account seed; give its public key, or generate one")
+		case k != "" && !nkeys.IsValidPublicAccountKey(k):
+			p.add("signing key %.60q is not an account public key (A...)", k)
+		case k != "" && seen[k]:
+			p.add("signing key %s is given twice", k)
+		}
+		seen[k] = true
 	}
 }
 
@@ -135,6 +164,9 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 		p.add("%v", err)
 	}
 	e.check(p)
+	if len(e.RemoveSigningKeys) > 0 {
+		p.add("a new account has no signing keys to remove")
+	}
 	unlock, err := h.lock(true)
 	if err != nil {
 		return nil, err
@@ -163,15 +195,22 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("add account %s: create key: %w", name, err)
 	}
+	var t txn
+	sks, err := h.stageNewSigningKeys(&t, e.AddSigningKeys)
+	if err != nil {
+		return nil, fmt.Errorf("add account %s: %w", name, err)
+	}
 	ac := jwt.NewAccountClaims(pubKey(kp))
 	ac.Name = name
 	e.apply(ac)
+	for _, k := range sks {
+		ac.SigningKeys.Add(k)
+	}
 	info, err := h.signAccount(ac, signer, 0)
 	if err != nil {
 		return nil, fmt.Errorf("add account %s: %w", name, err)
 	}
 	info.Name = name
-	var t txn
 	if _, err := h.stageKey(&t, kp); err != nil {
 		return nil, fmt.Errorf("add account %s: %w", name, err)
 	}
@@ -187,7 +226,7 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 func (h *Home) EditAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	p := newProblems("edit account %s", name)
 	if e.IsZero() {
-		p.add("nothing to change: give at least one limit")
+		p.add("nothing to change: give at least one limit or signing key")
 	}
 	e.check(p)
 	unlock, err := h.lock(true)
@@ -197,15 +236,96 @@ func (h *Home) EditAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	defer unlock()
 	acc, err := h.readAccount(name)
 	p.addErr(err)
+	var removed []string
 	if acc != nil {
 		e.checkAgainst(p, acc)
+		removed = h.checkSigningKeyEdit(p, acc, e)
 	}
 	signer, err := h.OperatorSigner()
 	p.addErr(err)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return h.resignAccount(acc, signer, func(ac *jwt.AccountClaims) { e.apply(ac) })
+	var t txn
+	added, err := h.stageNewSigningKeys(&t, e.AddSigningKeys)
+	if err != nil {
+		return nil, fmt.Errorf("edit account %s: %w", name, err)
+	}
+	info, err := h.stageResignAccount(&t, acc, signer, func(ac *jwt.AccountClaims) {
+		e.apply(ac)
+		for _, k := range removed {
+			ac.SigningKeys.Remove(k)
+		}
+		for _, k := range added {
+			ac.SigningKeys.Add(k)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edit account %s: %w", name, err)
+	}
+	for _, k := range removed {
+		t.del(h.keyPath(k))
+	}
+	if err := t.commit(); err != nil {
+		return nil, fmt.Errorf("edit account %s: %w", name, err)
+	}
+	for _, k := range removed {
+		pruneDirs(h.pruneKey(k).dir, h.pruneKey(k).stop)
+	}
+	return info, nil
+}
+
+// checkSigningKeyEdit adds the problems of e's signing-key changes to acc
+// and returns the public keys to remove. The caller holds the lock.
+func (h *Home) checkSigningKeyEdit(p *problems, acc *AccountInfo, e AccountEdit) []string {
+	for _, k := range e.AddSigningKeys {
+		if k != "" && (acc.Claims.SigningKeys.Contains(k) || k == acc.Pub) {
+			p.addKind(ErrExists, "account %s already has the key %s", acc.Name, k)
+		}
+	}
+	if len(e.RemoveSigningKeys) == 0 {
+		return nil
+	}
+	users, err := h.listUsers(acc)
+	p.addErr(err)
+	var out []string
+	for _, key := range e.RemoveSigningKeys {
+		pub := findSigningKey(p, acc, key)
+		if pub == "" {
+			continue
+		}
+		var signed []string
+		for _, u := range users {
+			if u.Claims.Issuer == pub {
+				signed = append(signed, u.Name)
+			}
+		}
+		if len(signed) > 0 {
+			p.add("users %s are signed by %s and would be refused: rotate the key instead "+
+				"(natsauth rotate account-signing-key -a %s --key %s)", strings.Join(signed, ", "), pub, acc.Name, pub)
+		}
+		out = append(out, pub)
+	}
+	return out
+}
+
+// stageNewSigningKeys returns the public keys to add: each given key, or a
+// generated one (its seed staged into the keystore) for "".
+func (h *Home) stageNewSigningKeys(t *txn, keys []string) ([]string, error) {
+	var out []string
+	for _, k := range keys {
+		if k == "" {
+			kp, err := nkeys.CreateAccount()
+			if err != nil {
+				return nil, fmt.Errorf("create signing key: %w", err)
+			}
+			if k, err = h.stageKey(t, kp); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // resignAccount applies mod to a copy of acc's claims, signs them with

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/natsauth/natsauth/internal/testkit"
 )
 
@@ -191,5 +193,65 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 	}
 	if after := testkit.TreeHash(t, h.Dir()); after != clean {
 		t.Errorf("home after add+delete differs from before:\n%s\n---\n%s", clean, after)
+	}
+}
+
+func TestEditAccountLimitsAndSigningKeysIsOneJWT(t *testing.T) {
+	h := newHome(t)
+	acc, err := h.AddAccount("A", AccountEdit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := nkeys.CreateAccount()
+	extPub, _ := ext.PublicKey()
+	got, err := h.EditAccount("A", AccountEdit{Conns: Int64(5), AddSigningKeys: []string{"", extPub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Claims.Limits.Conn != 5 {
+		t.Errorf("conns = %d, want 5", got.Claims.Limits.Conn)
+	}
+	if n := len(got.Claims.SigningKeys); n != 2 {
+		t.Fatalf("signing keys = %d, want 2", n)
+	}
+	var generated string
+	for _, k := range got.Claims.SigningKeys.Keys() {
+		if k != extPub {
+			generated = k
+		}
+	}
+	if _, err := h.AccountSigner(generated); err != nil {
+		t.Errorf("generated key's seed is not in the keystore: %v", err)
+	}
+	if got.Claims.ID == acc.Claims.ID && got.JWT == acc.JWT {
+		t.Fatal("account JWT did not change")
+	}
+	// Removing by key together with a limit is one JWT too.
+	got2, err := h.EditAccount("A", AccountEdit{Subs: Int64(7), RemoveSigningKeys: []string{extPub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got2.Claims.Limits.Subs != 7 || got2.Claims.SigningKeys.Contains(extPub) || !got2.Claims.SigningKeys.Contains(generated) {
+		t.Errorf("after removal: subs %d, keys %v", got2.Claims.Limits.Subs, got2.Claims.SigningKeys.Keys())
+	}
+}
+
+func TestEditAccountSigningKeyProblemsChangeNothing(t *testing.T) {
+	h := newHome(t)
+	if _, err := h.AddAccount("A", AccountEdit{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.Account("A")
+	_, err := h.EditAccount("A", AccountEdit{Conns: Int64(3), AddSigningKeys: []string{"SAbad"}, RemoveSigningKeys: []string{"nosuchrole"}})
+	if err == nil {
+		t.Fatal("bad signing-key edit accepted")
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("want 2 problems, got %v", err)
+	}
+	after, _ := h.Account("A")
+	if after.JWT != before.JWT {
+		t.Error("account changed although the edit was refused")
 	}
 }
