@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/internal/units"
 )
 
 // AccountEdit sets account limits. A nil field leaves that limit as it is,
@@ -44,15 +46,33 @@ func Int64(v int64) *int64 { return &v }
 type limitField struct {
 	name string
 	v    *int64
+	size bool // a byte size; otherwise a count
 }
 
 func (e AccountEdit) fields() []limitField {
 	return []limitField{
-		{"max-connections", e.Conns}, {"max-leafnodes", e.LeafConns}, {"max-data", e.Data},
-		{"max-exports", e.Exports}, {"max-imports", e.Imports}, {"max-payload", e.Payload},
-		{"max-subscriptions", e.Subs}, {"js-mem-storage", e.JSMemStorage},
-		{"js-disk-storage", e.JSDiskStorage}, {"js-streams", e.JSStreams}, {"js-consumer", e.JSConsumer},
+		{"max-connections", e.Conns, false}, {"max-leafnodes", e.LeafConns, false}, {"max-data", e.Data, true},
+		{"max-exports", e.Exports, false}, {"max-imports", e.Imports, false}, {"max-payload", e.Payload, true},
+		{"max-subscriptions", e.Subs, false}, {"js-mem-storage", e.JSMemStorage, true},
+		{"js-disk-storage", e.JSDiskStorage, true}, {"js-streams", e.JSStreams, false}, {"js-consumer", e.JSConsumer, false},
 	}
+}
+
+// Changes describes each limit the edit sets, e.g. "max-payload 1MB", in
+// the order of the flags.
+func (e AccountEdit) Changes() []string {
+	var out []string
+	for _, f := range e.fields() {
+		if f.v == nil {
+			continue
+		}
+		shown := units.FormatCount(*f.v)
+		if f.size {
+			shown = units.FormatSize(*f.v)
+		}
+		out = append(out, f.name+" "+shown)
+	}
+	return out
 }
 
 // IsZero reports whether the edit changes nothing.
@@ -109,7 +129,7 @@ func (e AccountEdit) check(p *problems) {
 // checkAgainst adds problems that depend on the account being edited.
 func (e AccountEdit) checkAgainst(p *problems, acc *AccountInfo) {
 	if acc.System {
-		for _, f := range []limitField{{"js-mem-storage", e.JSMemStorage}, {"js-disk-storage", e.JSDiskStorage}} {
+		for _, f := range []limitField{{"js-mem-storage", e.JSMemStorage, true}, {"js-disk-storage", e.JSDiskStorage, true}} {
 			if f.v != nil && *f.v != 0 {
 				p.add("%s: the system account cannot have JetStream enabled", f.name)
 			}

@@ -105,13 +105,13 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := &problemList{op: "describe account"}
+			p := authority.NewProblems("describe account")
 			if len(args) == 1 || name != "" {
 				name = nameArg(p, "account", args, name)
 			} else if name, err = pickAccount(h, ""); err != nil {
-				p.addErr(err)
+				p.AddErr(err)
 			}
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
 			acc, err := h.Account(name)
@@ -232,15 +232,15 @@ func newDescribeUserCmd(a *app) *cobra.Command {
 		Example: "  natsauth describe user alice\n  natsauth describe user -a MyAccount -n alice --json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "describe user"}
+			p := authority.NewProblems("describe user")
 			name := nameArg(p, "user", args, name)
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
 			acc, err := pickAccount(h, account)
-			p.addErr(err)
-			if err := p.err(); err != nil {
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
 			u, err := h.User(acc, name)

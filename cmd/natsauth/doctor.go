@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/doctor"
 	"github.com/natsauth/natsauth/internal/units"
 )
@@ -56,17 +57,17 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			p := &problemList{op: "doctor"}
+			p := authority.NewProblems("doctor")
 			now := time.Now()
 			at, err := units.ParseExpiry(window, now)
 			if err != nil || !at.After(now) {
-				p.add("--expiry-window %q: give a duration such as 30d", window)
+				p.Add("--expiry-window %q: give a duration such as 30d", window)
 			}
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
 			command := "natsauth"
@@ -88,7 +89,7 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			for _, m := range splitList(monitors) {
 				v, err := doctor.FetchVarz(ctx, client, m)
 				if err != nil {
-					p.add("%v", err)
+					p.Add("%v", err)
 					continue
 				}
 				rep.Servers = append(rep.Servers, m)
@@ -96,7 +97,7 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			}
 			if sf.server != "" {
 				servers, findings, err := doctorViaNATS(ctx, &sf, h, command)
-				p.addErr(err)
+				p.AddErr(err)
 				rep.Servers = append(rep.Servers, servers...)
 				rep.Findings = append(rep.Findings, findings...)
 			}
@@ -113,9 +114,9 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			} else {
 				writeDoctorReport(a, rep)
 			}
-			if len(p.items) > 0 {
-				p.op = "doctor: could not check everything"
-				return p.err()
+			if p.Len() > 0 {
+				p.SetOp("doctor: could not check everything")
+				return p.Err()
 			}
 			if n := rep.Summary["high"]; n > 0 {
 				return fmt.Errorf("doctor: %d high-severity findings", n)
@@ -139,7 +140,7 @@ func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home, command
 		return nil, nil, err
 	}
 	defer nc.Close()
-	replies, err := pingServers(ctx, nc, "VARZ", struct{}{}, sf.gather)
+	replies, err := claims.Ping(ctx, nc, "VARZ", struct{}{}, sf.gather)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,7 +149,7 @@ func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home, command
 	for _, r := range replies {
 		var v doctor.Varz
 		if r.Error != nil || json.Unmarshal(r.Data, &v) != nil {
-			return servers, out, fmt.Errorf("server %s did not answer VARZ", r.label())
+			return servers, out, fmt.Errorf("server %s did not answer VARZ", r.Label())
 		}
 		src := r.Server.ID
 		servers = append(servers, src)

@@ -61,38 +61,38 @@ Add listen, cluster, TLS and the rest of the server's configuration as usual.`,
 }
 
 func (a *app) generateConfig(f genConfigFlags) error {
-	p := &problemList{op: "generate config"}
+	p := authority.NewProblems("generate config")
 	kind := strings.ToLower(f.resolver)
 	switch kind {
 	case "full", "url", "memory":
 	case "":
-		p.add("--resolver is required: full, url or memory")
+		p.Add("--resolver is required: full, url or memory")
 	default:
-		p.add("--resolver %q: want full, url or memory", f.resolver)
+		p.Add("--resolver %q: want full, url or memory", f.resolver)
 	}
 	if kind == "full" {
 		if f.dir == "" {
-			p.add("--dir must not be empty")
+			p.Add("--dir must not be empty")
 		} else if err := checkConfString("--dir", f.dir); err != nil {
-			p.addErr(err)
+			p.AddErr(err)
 		}
 	}
 	if kind == "url" {
 		if err := checkResolverURL(f.url); err != nil {
-			p.addErr(err)
+			p.AddErr(err)
 		}
 	}
 	if f.allowDelete && kind != "full" {
-		p.add("--allow-delete applies to the full resolver only")
+		p.Add("--allow-delete applies to the full resolver only")
 	}
 	h, err := a.openHome()
 	if err != nil {
 		return err
 	}
 	if !f.operatorInline {
-		p.addErr(checkConfString("the operator JWT path", h.OperatorJWTPath()))
+		p.AddErr(checkConfString("the operator JWT path", h.OperatorJWTPath()))
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return err
 	}
 	conf, err := renderConfig(h, kind, f)

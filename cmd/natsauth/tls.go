@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/authority"
+
 	"github.com/natsauth/natsauth/internal/tlsgen"
 )
 
@@ -39,23 +41,23 @@ and tests; production servers should get certificates from your own CA.`,
   natsauth serve --tls-cert tls/server-cert.pem --tls-key tls/server-key.pem --tls-ca tls/ca.pem --tls-verify`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "generate tls"}
+			p := authority.NewProblems("generate tls")
 			hs := splitList(hosts)
 			if err := tlsgen.CheckHosts(hs); err != nil {
-				p.add("--host: %v", err)
+				p.Add("--host: %v", err)
 			}
 			if days < 1 {
-				p.add("--days %d: give the number of days the certificates are valid (1 or more)", days)
+				p.Add("--days %d: give the number of days the certificates are valid (1 or more)", days)
 			}
 			dir := out
 			if dir == "" {
 				h, err := a.home()
 				if err != nil {
-					p.addErr(err)
+					p.AddErr(err)
 				}
 				dir = filepath.Join(h, "tls")
 			}
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
 			f, err := tlsgen.Generate(dir, tlsgen.Options{Hosts: hs, Validity: time.Duration(days) * 24 * time.Hour, Overwrite: force})
