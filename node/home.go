@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 )
@@ -289,6 +292,9 @@ func (hw *homeWatch) process(ctx context.Context, name string) {
 	}
 	hw.known[name] = seen{pub: ac.Subject, fp: fp, acked: true}
 	ch, err := hw.n.resolver.Publish(ctx, ac.Subject, tok)
+	if errors.Is(err, store.ErrReadOnly) {
+		ch, err = hw.postToAccountServer(ctx, ac.Subject, tok)
+	}
 	if errors.Is(err, store.ErrStale) {
 		err = fmt.Errorf("the store %s holds a newer JWT of account %s than the home: %w", store.Redact(hw.n.storeURL), name, err)
 	}
@@ -298,6 +304,30 @@ func (hw *homeWatch) process(ctx context.Context, name string) {
 		return
 	}
 	hw.n.log.Info("applied a change of the home", "account", name, "pub", ac.Subject, "store", ch.String())
+}
+
+// postToAccountServer publishes a home change for a node whose store is
+// an account server read over HTTP (a conf file's URL resolver): it POSTs
+// the JWT there, where it is validated like every write, and applies it.
+func (hw *homeWatch) postToAccountServer(ctx context.Context, pub, tok string) (store.Change, error) {
+	u, err := url.Parse(hw.n.storeURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return store.Unchanged, fmt.Errorf("the store %s is read-only: publish the home there with natsauth push: %w",
+			store.Redact(hw.n.storeURL), store.ErrReadOnly)
+	}
+	u.RawQuery = ""
+	as, err := claims.NewAccountServer(u.String(), &http.Client{Timeout: homeTimeout})
+	if err != nil {
+		return store.Unchanged, err
+	}
+	r, err := as.Post(ctx, pub, tok)
+	if err != nil {
+		return store.Unchanged, err
+	}
+	if !r.OK() {
+		return store.Unchanged, fmt.Errorf("account server %s refused the home's JWT: %s (%d)", as.URL(), r.Message, r.Code)
+	}
+	return store.Updated, hw.n.resolver.Apply(pub, tok)
 }
 
 func (hw *homeWatch) ack(pub, fp string, err error) {

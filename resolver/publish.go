@@ -49,3 +49,20 @@ func (r *Resolver) Unpublish(ctx context.Context, account string) error {
 	r.remove(account)
 	return nil
 }
+
+// Apply applies token, validated, to the running server without writing
+// the store: for a node whose store is read-only (an account server's,
+// written elsewhere). An account not loaded is left alone.
+func (r *Resolver) Apply(account, token string) error {
+	if r.opts.Policy == nil {
+		return fmt.Errorf("resolver: apply account %s: no trust policy", account)
+	}
+	if _, err := r.opts.Policy.CheckAccount(account, token); err != nil {
+		return fmt.Errorf("resolver: apply: %w", err)
+	}
+	r.changed(account, token)
+	if s := r.server(); s != nil {
+		r.apply(s, account, token, time.Time{})
+	}
+	return nil
+}

@@ -15,6 +15,8 @@ package serving
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -62,3 +64,33 @@ func Fingerprint(token string) string {
 // Deleted is the fingerprint acknowledged for an account removed from the
 // home.
 const Deleted = "deleted"
+
+// Home picks the home directory: flag (--home), else $NATSAUTH_HOME, else
+// $XDG_DATA_HOME/natsauth (~/.local/share/natsauth), as an absolute path.
+func Home(flag string) (string, error) {
+	h := flag
+	if h == "" {
+		h = os.Getenv("NATSAUTH_HOME")
+	}
+	if h == "" {
+		base := os.Getenv("XDG_DATA_HOME")
+		if base == "" {
+			u, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("find home directory: %w (set --home or NATSAUTH_HOME)", err)
+			}
+			base = filepath.Join(u, ".local", "share")
+		}
+		h = filepath.Join(base, "natsauth")
+	}
+	return filepath.Abs(h)
+}
+
+// ExplicitStore is the store named by flag (--store), else $NATSAUTH_STORE,
+// or "" for the rule of PickStore.
+func ExplicitStore(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("NATSAUTH_STORE")
+}

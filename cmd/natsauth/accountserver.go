@@ -6,15 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
@@ -75,20 +73,8 @@ $SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`
 // or from the home.
 func (a *app) accountServerTrust(f accountServerFlags) (string, *trust.Policy, *authority.Home, error) {
 	if f.operatorFile != "" {
-		raw, err := os.ReadFile(f.operatorFile)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("read operator jwt: %w", err)
-		}
-		tok, err := jwt.ParseDecoratedJWT(raw)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("read operator jwt %s: %w", f.operatorFile, err)
-		}
-		tok = strings.TrimSpace(tok)
-		p, err := trust.FromOperatorJWTs(tok)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("operator jwt %s: %w", f.operatorFile, err)
-		}
-		return tok, p, nil, nil
+		tok, p, err := trust.LoadOperator(f.operatorFile)
+		return tok, p, nil, err
 	}
 	h, err := a.openHome()
 	if err != nil {
@@ -140,7 +126,7 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 		}
 		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		if f.tlsCA != "" {
-			pool, err := loadCAPool(f.tlsCA)
+			pool, err := tlsgen.LoadCAPool(f.tlsCA)
 			if err != nil {
 				return fmt.Errorf("account-server: --tls-ca: %w", err)
 			}
@@ -161,9 +147,8 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	return l.Close()
 }
 
-// connectAnnouncer connects to NATS as a system-account user. The NATS
-// servers may not be up yet (a URL-resolver server needs this account
-// server to start), so the connection keeps retrying in the background.
+// connectAnnouncer connects the announcer to --nats with --creds, or the
+// home's system user.
 func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logger) (*nats.Conn, error) {
 	creds := f.creds
 	if creds == "" {
@@ -176,27 +161,5 @@ func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logg
 		}
 		creds = p
 	}
-	if _, err := os.Stat(creds); err != nil {
-		return nil, fmt.Errorf("--creds: %w", err)
-	}
-	nc, err := nats.Connect(f.natsURL,
-		nats.Name("natsauth account-server"),
-		nats.UserCredentials(creds),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ConnectHandler(func(c *nats.Conn) { log.Info("announcing on NATS", "server", c.ConnectedUrlRedacted()) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("disconnected from NATS; announcements are buffered", "err", err)
-			}
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("NATS error", "err", err)
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", store.Redact(f.natsURL), err)
-	}
-	return nc, nil
+	return accountserver.ConnectNotifier(f.natsURL, creds, log)
 }

@@ -45,7 +45,7 @@ func TestCheckInvocationRefusesBadCommands(t *testing.T) {
 		{"serve", "--no-such-flag"},
 		{"serve", "-p", "not-a-port"},
 		{"no-such-command"},
-		{"healthcheck", "extra-arg"},
+		{"healthcheck", "http://a/healthz", "extra-arg"},
 	} {
 		if err := checkInvocation(args); err == nil {
 			t.Errorf("natsauth %v accepted", args)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -30,7 +31,7 @@ func TestReferenceIsCurrent(t *testing.T) {
 	got := generateReference(t)
 	want, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
 	if err != nil {
-		t.Fatalf("read the checked-in reference: %v\nCreate it with: %s", err, regenerateReference)
+		t.Fatalf("read the checked-in reference: %v\nCreate it with: %s", err, clidoc.Regenerate)
 	}
 	if got == string(want) {
 		return
@@ -46,7 +47,7 @@ func TestReferenceIsCurrent(t *testing.T) {
 		}
 		if g != w {
 			t.Fatalf("docs/reference.md is out of date (first difference at line %d):\n  checked in: %q\n  generated:  %q\nRegenerate it from the module root with:\n  %s",
-				i+1, w, g, regenerateReference)
+				i+1, w, g, clidoc.Regenerate)
 		}
 	}
 }
@@ -62,7 +63,7 @@ func TestReferenceFollowsFlags(t *testing.T) {
 	}
 	serve.Flags().Int("docgen-probe", 7, "a flag added without regenerating")
 	var b bytes.Buffer
-	if err := writeReference(&b, root); err != nil {
+	if err := clidoc.Write(&b, root); err != nil {
 		t.Fatal(err)
 	}
 	if b.String() == base {
@@ -98,8 +99,8 @@ var getenvRe = regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\("([A-Za-z0-9_]+)"\)
 // helpers or examples) for environment variables and wants each documented.
 func TestReferenceListsEveryEnvVar(t *testing.T) {
 	documented := map[string]bool{}
-	for _, e := range envVars {
-		documented[e.name] = true
+	for _, e := range clidoc.EnvVars {
+		documented[e.Name] = true
 	}
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,7 +126,7 @@ func TestReferenceListsEveryEnvVar(t *testing.T) {
 		}
 		for _, m := range getenvRe.FindAllStringSubmatch(string(src), -1) {
 			if !documented[m[1]] {
-				t.Errorf("%s reads $%s, which envVars in cmd/natsauth/docgen.go does not document", rel, m[1])
+				t.Errorf("%s reads $%s, which clidoc.EnvVars (internal/clidoc) does not document", rel, m[1])
 			}
 		}
 		return nil
@@ -139,12 +140,12 @@ func TestReferenceListsEveryEnvVar(t *testing.T) {
 // with a guide that exists.
 func TestReferenceStoreGuides(t *testing.T) {
 	for _, s := range store.Schemes() {
-		d, ok := schemeDocs[s]
+		d, ok := clidoc.SchemeDocs[s]
 		if !ok {
-			t.Errorf("store scheme %q is registered but has no entry in schemeDocs", s)
+			t.Errorf("store scheme %q is registered but has no entry in clidoc.SchemeDocs", s)
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(repoRoot, "docs", d.guide)); err != nil {
+		if _, err := os.Stat(filepath.Join(repoRoot, "docs", d.Guide)); err != nil {
 			t.Errorf("guide of %s: %v", s, err)
 		}
 	}

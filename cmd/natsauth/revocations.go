@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -162,7 +163,7 @@ func newListRevocationsCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.out, "account %s has no revocations\n", acc)
 				return nil
 			}
-			tw := newTable(a.out)
+			tw := describe.NewTable(a.out)
 			fmt.Fprintf(tw, "PUBLIC KEY\tUSER\tREVOKES JWTS ISSUED AT OR BEFORE\n")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.PublicKey, r.User, units.FormatTime(r.At, "-"))

@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 
 	// Every backend registers its URL scheme.
@@ -116,32 +115,10 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 
 // home returns the home directory from --home, NATSAUTH_HOME or the XDG
 // default, as an absolute path.
-func (a *app) home() (string, error) {
-	h := a.homeFlag
-	if h == "" {
-		h = os.Getenv("NATSAUTH_HOME")
-	}
-	if h == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			u, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("find home directory: %w (set --home or NATSAUTH_HOME)", err)
-			}
-			base = filepath.Join(u, ".local", "share")
-		}
-		h = filepath.Join(base, "natsauth")
-	}
-	return filepath.Abs(h)
-}
+func (a *app) home() (string, error) { return serving.Home(a.homeFlag) }
 
 // explicitStoreURL is the store named by --store or NATSAUTH_STORE, or "".
-func (a *app) explicitStoreURL() string {
-	if a.storeFlag != "" {
-		return a.storeFlag
-	}
-	return os.Getenv("NATSAUTH_STORE")
-}
+func (a *app) explicitStoreURL() string { return serving.ExplicitStore(a.storeFlag) }
 
 var logLevels = []string{"debug", "info", "warn", "warning", "error"}
 

@@ -3,15 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/manage"
 )
 
@@ -87,7 +86,7 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 				fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
 			}
 			if setRequire && err == nil {
-				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), yesNo(require))
+				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
 			}
 			for _, acc := range out.Resigned {
 				fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
@@ -202,7 +201,7 @@ reconnect under the new template. The permission flags are add user's.`,
 			acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
 			if acc != nil {
 				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
-				writePermissionSummary(a.out, scope.Template.Permissions)
+				describe.Permissions(a.out, scope.Template.Permissions)
 			}
 			a.writeResult(res)
 			return err
@@ -215,52 +214,4 @@ reconnect under the new template. The permission flags are add user's.`,
 	cmd.Flags().StringVar(&key, "sk", "", "the account signing key (public key, or the role of a scoped key)")
 	cmd.Flags().StringVar(&role, "role", "", "role of the scoped key (add user -K ROLE)")
 	return cmd
-}
-
-// writePermissionSummary prints allow/deny lists and the response permission.
-func writePermissionSummary(w io.Writer, p jwt.Permissions) {
-	for _, l := range []struct {
-		name string
-		v    []string
-	}{
-		{"pub allow", p.Pub.Allow}, {"pub deny", p.Pub.Deny}, {"sub allow", p.Sub.Allow}, {"sub deny", p.Sub.Deny},
-	} {
-		if len(l.v) > 0 {
-			fmt.Fprintf(w, "  %-10s %s\n", l.name, strings.Join(l.v, ", "))
-		}
-	}
-	if p.Resp != nil {
-		fmt.Fprintf(w, "  %-10s %s\n", "responses", formatResp(p.Resp.MaxMsgs, p.Resp.Expires))
-	}
-}
-
-// signingKeyLines renders an account's signing keys for describe account.
-func signingKeyLines(c *jwt.AccountClaims) []string {
-	keys := c.SigningKeys.Keys()
-	sort.Strings(keys)
-	var out []string
-	for _, k := range keys {
-		if us, ok := c.SigningKeys[k].(*jwt.UserScope); ok && us != nil {
-			out = append(out, fmt.Sprintf("%s (scoped, role %q)", k, us.Role))
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
-}
-
-// writeUserSigner says which signing key signed a user, and its role.
-func writeUserSigner(a *app, h *authority.Home, u *authority.UserInfo) {
-	if u.Claims.IssuerAccount == "" {
-		return
-	}
-	acc, err := h.Account(u.Account)
-	if err != nil {
-		return
-	}
-	if us, ok := acc.Claims.SigningKeys[u.Claims.Issuer].(*jwt.UserScope); ok && us != nil {
-		fmt.Fprintf(a.out, "  %-10s %s (scoped, role %q: its template sets the permissions)\n", "signer", u.Claims.Issuer, us.Role)
-		return
-	}
-	fmt.Fprintf(a.out, "  %-10s %s (account signing key)\n", "signer", u.Claims.Issuer)
 }

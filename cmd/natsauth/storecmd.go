@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/manage"
@@ -102,33 +101,18 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 // copyPolicy is the trust policy from --operator (a JWT or a file holding
 // one) or, by default, the home's operator.
 func (a *app) copyPolicy(operator string) (*trust.Policy, error) {
-	if operator == "" {
-		h, err := a.openHome()
+	if operator != "" {
+		_, p, err := trust.LoadOperator(operator)
 		if err != nil {
-			return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
+			return nil, fmt.Errorf("--operator: %w", err)
 		}
-		return h.Policy(), nil
+		return p, nil
 	}
-	tok := strings.TrimSpace(operator)
-	if !looksLikeJWT(tok) {
-		raw, err := os.ReadFile(operator)
-		if err != nil {
-			return nil, fmt.Errorf("read operator jwt: %w", err)
-		}
-		if tok, err = jwt.ParseDecoratedJWT(raw); err != nil {
-			return nil, fmt.Errorf("read operator jwt %s: %w", operator, err)
-		}
-	}
-	p, err := trust.FromOperatorJWTs(tok)
+	h, err := a.openHome()
 	if err != nil {
-		return nil, fmt.Errorf("--operator: %w", err)
+		return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
 	}
-	return p, nil
-}
-
-// looksLikeJWT tells a JWT given inline from a file name.
-func looksLikeJWT(s string) bool {
-	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && !strings.ContainsAny(s, "/\\ ")
+	return h.Policy(), nil
 }
 
 // progress draws a bar on a terminal, and nothing elsewhere.

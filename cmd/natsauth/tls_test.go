@@ -202,7 +202,7 @@ func httpsClient(t *testing.T, caFile string, cert *tlsgen.Files) *http.Client {
 	t.Helper()
 	tc := &tls.Config{}
 	if caFile != "" {
-		pool, err := loadCAPool(caFile)
+		pool, err := tlsgen.LoadCAPool(caFile)
 		if err != nil {
 			t.Fatal(err)
 		}

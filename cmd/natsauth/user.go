@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -175,8 +176,10 @@ func newAddUserCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.out, "added user %s %s to account %s\n", u.Name, u.Pub, u.Account)
-			writeUserSummary(a, u)
-			writeUserSigner(a, h, u)
+			describe.UserSummary(a.out, u)
+			if acc, err := h.Account(u.Account); err == nil {
+				describe.UserSigner(a.out, acc, u)
+			}
 			if publicKey != "" {
 				fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
 					"         The holder of the seed makes the creds file from the user JWT:\n"+
@@ -234,7 +237,7 @@ func newEditUserCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.out, "edited user %s %s in account %s\n", u.Name, u.Pub, u.Account)
-			writeUserSummary(a, u)
+			describe.UserSummary(a.out, u)
 			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
 			if reRevoked {
 				fmt.Fprintf(a.errOut, "warning: %s was revoked; the re-issued JWT is newer than the revocation and is accepted.\n"+
@@ -245,41 +248,4 @@ func newEditUserCmd(a *app) *cobra.Command {
 	}
 	f.bind(cmd.Flags(), true)
 	return cmd
-}
-
-// writeUserSummary prints a user's permissions in a few lines.
-func writeUserSummary(a *app, u *authority.UserInfo) {
-	p := u.Claims.Permissions
-	for _, l := range []struct {
-		name string
-		v    []string
-	}{
-		{"pub allow", p.Pub.Allow}, {"pub deny", p.Pub.Deny}, {"sub allow", p.Sub.Allow}, {"sub deny", p.Sub.Deny},
-	} {
-		if len(l.v) > 0 {
-			fmt.Fprintf(a.out, "  %-10s %s\n", l.name, strings.Join(l.v, ", "))
-		}
-	}
-	if p.Resp != nil {
-		fmt.Fprintf(a.out, "  %-10s %s\n", "responses", formatResp(p.Resp.MaxMsgs, p.Resp.Expires))
-	}
-	if u.Claims.Expires != 0 {
-		fmt.Fprintf(a.out, "  %-10s %s\n", "expires", units.FormatTime(u.Claims.Expires, "never"))
-	}
-}
-
-// formatResp renders a response permission.
-func formatResp(maxMsgs int, ttl time.Duration) string {
-	count := "1 (server default)"
-	switch {
-	case maxMsgs < 0:
-		count = "unlimited"
-	case maxMsgs > 0:
-		count = strconv.Itoa(maxMsgs)
-	}
-	t := "2m (server default)"
-	if ttl > 0 {
-		t = ttl.String()
-	}
-	return fmt.Sprintf("max %s per request, within %s", count, t)
 }

@@ -346,3 +346,16 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Chmod(path, mode)
 }
+
+// LoadCAPool reads PEM CA certificates from path.
+func LoadCAPool(path string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
