@@ -67,6 +67,7 @@ type Ack struct {
 
 // Registration is a node's entry in a home's registry.
 type Registration struct {
+	id        string
 	dir, path string
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -102,7 +103,7 @@ func Register(home string, s Server) (*Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serving: register: %w", err)
 	}
-	r := &Registration{dir: filepath.Join(dir, s.ID), path: filepath.Join(dir, s.ID+".json"), stop: make(chan struct{})}
+	r := &Registration{id: s.ID, dir: filepath.Join(dir, s.ID), path: filepath.Join(dir, s.ID+".json"), stop: make(chan struct{})}
 	if err := writeFile(r.path, b); err != nil {
 		return nil, fmt.Errorf("serving: register: %w", err)
 	}
@@ -125,6 +126,9 @@ func (r *Registration) heartbeat() {
 		}
 	}
 }
+
+// ID is the entry's id.
+func (r *Registration) ID() string { return r.id }
 
 // Ack records that the node processed the home's JWT of account.
 func (r *Registration) Ack(account string, a Ack) error {
