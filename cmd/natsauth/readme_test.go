@@ -52,7 +52,9 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 	if url == "" {
 		t.Fatal("the walkthrough starts no server")
 	}
-	creds := func(u string) string { return filepath.Join(home, "keys", "creds", "MyOperator", "MyAccount", u+".creds") }
+	creds := func(u string) string {
+		return filepath.Join(home, "keys", "creds", "MyOperator", "MyAccount", u+".creds")
+	}
 	admin, err := nats.Connect(url, nats.UserCredentials(creds("admin")))
 	if err != nil {
 		t.Fatal(err)
