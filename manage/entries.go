@@ -3,6 +3,7 @@ package manage
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/jsondiff"
 )
 
 // accountEntry is the audit entry of a change to an account: the new JWT
@@ -25,7 +27,23 @@ func accountEntry(action string, before, after *authority.AccountInfo, detail st
 		e.Account, e.AccountName = cmp.Or(e.Account, before.Pub), cmp.Or(e.AccountName, before.Name)
 		e.OldJTI = before.Claims.ID
 	}
+	if before != nil && after != nil {
+		e.Changes = claimChanges(before.Claims, after.Claims)
+	}
 	return e
+}
+
+// volatile are the claims that change with every JWT and say nothing about
+// what was changed.
+var volatile = []string{"iat", "jti", "nbf"}
+
+// claimChanges lists the claims that differ between two JWTs.
+func claimChanges(before, after any) []jsondiff.Change {
+	ch, err := jsondiff.Diff(before, after, volatile...)
+	if err != nil {
+		return nil
+	}
+	return ch
 }
 
 // operatorEntry is the audit entry of a change to the operator JWT, which
@@ -51,6 +69,9 @@ func userEntry(action string, before, after *authority.UserInfo, detail string) 
 	}
 	if before != nil {
 		e.OldJTI = before.Claims.ID
+	}
+	if before != nil && after != nil {
+		e.Changes = claimChanges(before.Claims, after.Claims)
 	}
 	return e
 }
@@ -105,11 +126,12 @@ func (m *Manager) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, erro
 
 // mergeEntries merges two time-sorted lists, dropping duplicates.
 func mergeEntries(a, b []audit.Entry) []audit.Entry {
-	seen := map[audit.Entry]bool{}
+	seen := map[string]bool{}
 	var out []audit.Entry
 	for _, e := range append(append([]audit.Entry{}, a...), b...) {
-		if !seen[e] {
-			seen[e] = true
+		k, _ := json.Marshal(e)
+		if !seen[string(k)] {
+			seen[string(k)] = true
 			out = append(out, e)
 		}
 	}

@@ -230,6 +230,21 @@ func TestAuditRecordsTheActor(t *testing.T) {
 	if !found {
 		t.Fatalf("no add-account entry in %+v", entries)
 	}
+	// An edit records what changed, field by field.
+	if _, _, err := m.EditAccount(ctx, "A", authority.AccountEdit{Payload: authority.Int64(100)}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = m.Audit(context.Background(), audit.Query{Account: "A"})
+	var last audit.Entry
+	for _, e := range entries {
+		if e.Action == audit.ActionEditAccount {
+			last = e
+		}
+	}
+	if len(last.Changes) != 1 ||
+		last.Changes[0].Path != "nats.limits.payload" || last.Changes[0].Old != "-1" || last.Changes[0].New != "100" {
+		t.Fatalf("edit entry = %+v", last)
+	}
 }
 
 func TestEnsureWalkthroughIsIdempotent(t *testing.T) {
