@@ -422,7 +422,7 @@ func (h *Home) EditSigningKey(account, key string, e SigningKeyEdit) (*AccountIn
 	p.addErr(err)
 	var pub string
 	var scope *jwt.UserScope
-	var src []string
+	var src userNorm
 	if acc != nil {
 		pub = findSigningKey(p, acc, key)
 		if pub != "" {
