@@ -69,11 +69,11 @@ func TestStreamImportsPublicPrivateRevokedAndRemoved(t *testing.T) {
 	noErr(t, cnc.Flush())
 	noErr(t, a.Publish("feed.pub.x", []byte("public")))
 	noErr(t, a.Publish("feed.priv.x", []byte("private")))
-	m := get[*nats.Msg](t)(bsub.NextMsg(2*time.Second))
+	m := get[*nats.Msg](t)(bsub.NextMsg(2 * time.Second))
 	if m.Subject != "from.a.x" || string(m.Data) != "public" {
 		t.Errorf("B got %s %q, want from.a.x public", m.Subject, m.Data)
 	}
-	if m := get[*nats.Msg](t)(csub.NextMsg(2*time.Second)); string(m.Data) != "private" {
+	if m := get[*nats.Msg](t)(csub.NextMsg(2 * time.Second)); string(m.Data) != "private" {
 		t.Errorf("C got %q", m.Data)
 	}
 
@@ -190,7 +190,7 @@ func TestLatencySamplesArrive(t *testing.T) {
 	noErr(t, a.Flush())
 	b := e.connect("B", "u")
 	ok(t)(b.Request("svc", nil, 2*time.Second))
-	m := get[*nats.Msg](t)(lat.NextMsg(3*time.Second))
+	m := get[*nats.Msg](t)(lat.NextMsg(3 * time.Second))
 	var sample struct {
 		Type      string          `json:"type"`
 		Requestor json.RawMessage `json:"requestor"`
