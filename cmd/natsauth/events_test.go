@@ -52,7 +52,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 	h := newE2EHome(t)
 	h.must("add", "account", "-n", "A")
 	h.must("add", "user", "-n", "alice", "-a", "A")
-	h.must("add", "user", "-n", "old", "-a", "A", "--expiry=-1d")
+	h.must("add", "user", "-n", "old", "-a", "A", "--expiry", "2s")
 	h.must("add", "user", "-n", "bob", "-a", "A")
 	s := h.serve()
 	home, err := authority.Open(h.dir)
@@ -64,6 +64,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 	old, _ := home.User("A", "old")
 	bob, _ := home.User("A", "bob")
 
+	waitExpired(t, h, "A", "old")
 	text := runEvents(t, "--home", h.dir, "--server", s.url)
 	jsonOut := runEvents(t, "--home", h.dir, "--server", s.url, "--json")
 
