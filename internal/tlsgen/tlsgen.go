@@ -140,8 +140,8 @@ func Generate(dir string, o Options) (*Files, error) {
 			}
 		}
 		if len(exist) > 0 {
-			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite",
-				dir, strings.Join(exist, ", "))
+			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite: %w",
+				dir, strings.Join(exist, ", "), ErrExists)
 		}
 	}
 	fi, err := os.Stat(dir)
@@ -346,6 +346,9 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Chmod(path, mode)
 }
+
+// ErrExists means the directory already holds files Generate would write.
+var ErrExists = errors.New("files exist")
 
 // LoadCAPool reads PEM CA certificates from path.
 func LoadCAPool(path string) (*x509.CertPool, error) {
