@@ -18,7 +18,7 @@ const (
 	ReasonProviderUnavailable = "provider_unavailable"      // the provider's discovery or keys could not be fetched
 	ReasonBadPassword         = "bad_password"              // unknown user or wrong password
 	ReasonDisabledUser        = "disabled_user"             // a disabled password user
-	ReasonNoCertificate       = "no_certificate"            // no verified client certificate
+	ReasonBadCertificate      = "bad_certificate"           // the verified client certificate could not be read
 	ReasonNoMatch             = "no_match"                  // an identity, but no rule matched it
 	ReasonTemplate            = "template"                  // the matching rule's template refused the identity
 	ReasonAccountNotAllowed   = "account_not_allowed"       // the rule's account is not an allowed account of the callout
@@ -32,7 +32,7 @@ const (
 // Reasons lists every reason.
 var Reasons = []string{ReasonOK, ReasonNoCredentials, ReasonInvalidToken, ReasonExpired, ReasonNotYetValid,
 	ReasonWrongAudience, ReasonUnknownIssuer, ReasonProviderUnavailable, ReasonBadPassword, ReasonDisabledUser,
-	ReasonNoCertificate, ReasonNoMatch, ReasonTemplate, ReasonAccountNotAllowed, ReasonUnknownAccount,
+	ReasonBadCertificate, ReasonNoMatch, ReasonTemplate, ReasonAccountNotAllowed, ReasonUnknownAccount,
 	ReasonThrottled, ReasonBadRequest, ReasonInternal, ReasonUnavailableDatabase}
 
 // Failure says why an identity source gave no identity. Detail never
