@@ -55,10 +55,10 @@ type IdentityFunc func(source string) (*Identity, *Failure)
 
 // Step is one rule tried, for explanations.
 type Step struct {
-	Rule    string
-	Line    int
-	Matched bool
-	Why     string
+	Rule    string `json:"rule"`
+	Line    int    `json:"line"`
+	Matched bool   `json:"matched"`
+	Why     string `json:"why,omitempty"`
 }
 
 // Decision is the outcome for one connect.

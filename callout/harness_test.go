@@ -44,6 +44,8 @@ type env struct {
 	logs  *syncBuffer
 	tls   *tlsgen.Files
 	app   *authority.AccountInfo
+
+	connectFn, systemFn callout.ConnectFunc
 }
 
 type envOpts struct {
@@ -180,12 +182,15 @@ func (e *env) startNode() {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	// What `serve --callout` does: clients without creds are the sentinel.
-	sentinel, err := callout.Sentinel(e.home, "AUTH")
+	// What `serve --callout` does: clients without creds are the
+	// sentinel; the gateway connects in process.
+	e.connectFn, e.systemFn, err = callout.PrepareNode(n, e.home, "AUTH")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Options().DefaultSentinel = sentinel
+	if n.Options().DefaultSentinel == "" {
+		t.Fatal("PrepareNode set no sentinel")
+	}
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -205,21 +210,9 @@ func (e *env) publishAccount(name string) {
 	}
 }
 
-func (e *env) serviceConnect() callout.ConnectFunc {
-	jwt, seed, err := callout.ServiceCredentials(e.home, "AUTH")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return callout.InProcess(e.node.Server(), nats.UserJWTAndSeed(jwt, seed), nats.Name("callout"))
-}
+func (e *env) serviceConnect() callout.ConnectFunc { return e.connectFn }
 
-func (e *env) systemConnect() callout.ConnectFunc {
-	creds, err := e.home.SystemUserCreds()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return callout.InProcess(e.node.Server(), nats.UserCredentials(creds), nats.Name("callout-sys"))
-}
+func (e *env) systemConnect() callout.ConnectFunc { return e.systemFn }
 
 // service starts a gateway instance; mod adjusts its configuration.
 func (e *env) service(mod func(*callout.Config)) (*callout.Service, *prometheus.Registry) {

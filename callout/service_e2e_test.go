@@ -72,7 +72,7 @@ func TestPasswordUsersAndDisableEndsLiveConnections(t *testing.T) {
 		acts = append(acts, en.Action)
 	}
 	all := strings.Join(acts, "|")
-	for _, want := range []string{"callout user add", "callout user disable", "callout user enable", callout.ActionIssue} {
+	for _, want := range []string{"callout add user", "callout disable user", "callout enable user", callout.ActionIssue} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit has no %q: %s", want, all)
 		}

@@ -44,10 +44,10 @@ var (
 
 // Audit actions written by DB.
 const (
-	ActionAdd      = "callout user add"
-	ActionPassword = "callout user passwd"
-	ActionDisable  = "callout user disable"
-	ActionEnable   = "callout user enable"
+	ActionAdd      = "callout add user"
+	ActionPassword = "callout passwd user"
+	ActionDisable  = "callout disable user"
+	ActionEnable   = "callout enable user"
 )
 
 // MinPasswordLen is the shortest password accepted.
@@ -289,7 +289,7 @@ func (d *DB) SetDisabled(ctx context.Context, name string, disabled bool) error 
 		v, action = 1, ActionDisable
 	}
 	if err := d.update(ctx, name, `UPDATE callout_users SET disabled = ?, rev = ?, updated_at = ? WHERE name = ?`, v); err != nil {
-		return fmt.Errorf("%s %s: %w", strings.TrimPrefix(action, "callout user "), name, err)
+		return fmt.Errorf("%s %s: %w", strings.TrimSuffix(strings.TrimPrefix(action, "callout "), " user"), name, err)
 	}
 	d.record(ctx, audit.Entry{Action: action, UserName: name})
 	return nil

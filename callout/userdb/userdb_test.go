@@ -146,7 +146,7 @@ func TestUserDB(t *testing.T) {
 					}
 				}
 			}
-			want := "callout user add alice|callout user add bob|callout user disable bob|callout user passwd alice|callout user enable bob"
+			want := "callout add user alice|callout add user bob|callout disable user bob|callout passwd user alice|callout enable user bob"
 			if got := strings.Join(actions, "|"); got != want {
 				t.Errorf("audit = %s\nwant    %s", got, want)
 			}

@@ -1,0 +1,55 @@
+package callout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/node"
+)
+
+// PrepareNode readies a node that has not started yet to run the gateway
+// inside it (`natsauth serve --callout`): it sets the node's
+// default_sentinel, so clients without creds (token, user and password, or
+// a client certificate alone) go through the callout, and returns the
+// in-process connections for Config.Connect (as an auth user of the
+// callout account whose creds are in the home) and Config.SystemConnect
+// (as the home's system user). Call it between node.New and node.Start;
+// the connections are opened by Service.Start, after the node started.
+//
+// node.Reload rebuilds the server options from the config file and flags:
+// until node.Config carries the sentinel itself, a reload drops it (clients
+// without creds are then refused; creds users are unaffected).
+func PrepareNode(n *node.Node, h *authority.Home, account string) (connect, system ConnectFunc, err error) {
+	sentinel, err := Sentinel(h, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	userJWT, seed, err := ServiceCredentials(h, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	sysCreds, err := h.SystemUserCreds()
+	if err != nil {
+		return nil, nil, fmt.Errorf("callout: %w", err)
+	}
+	opts := n.Options()
+	if opts == nil {
+		return nil, nil, errors.New("callout: the node has no options (call PrepareNode after node.New)")
+	}
+	opts.DefaultSentinel = sentinel
+	inProc := func(o ...nats.Option) ConnectFunc {
+		return func(ctx context.Context) (*nats.Conn, error) {
+			srv := n.Server()
+			if srv == nil {
+				return nil, errors.New("callout: the node has not started")
+			}
+			return InProcess(srv, o...)(ctx)
+		}
+	}
+	return inProc(nats.UserJWTAndSeed(userJWT, seed), nats.Name("natsauth-callout")),
+		inProc(nats.UserCredentials(sysCreds), nats.Name("natsauth-callout-sys")), nil
+}
