@@ -33,7 +33,7 @@ import (
 // token and password clients need no creds), a real OpenID provider and a
 // password user database.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	home  *authority.Home
 	node  *node.Node
@@ -52,6 +52,8 @@ type envOpts struct {
 	curve      bool // the callout account encrypts requests
 	signingKey bool // APP signs users with a signing key
 	tls        bool // the server requires verified client certificates
+
+	defaultHashCost bool // hash passwords with userdb.DefaultParams
 }
 
 const rulesTmpl = `
@@ -99,7 +101,7 @@ rules:
       sub: {allow: ["_INBOX.>"]}
 `
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	dir := t.TempDir()
 	h, err := authority.Init(filepath.Join(dir, "home"), "TestOp")
@@ -136,8 +138,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.op = oidctest.Start(t)
 	e.rules = filepath.Join(dir, "rules.yaml")
 	e.writeRules(fmt.Sprintf(rulesTmpl, e.op.Issuer, e.op.CAFile))
+	params := userdb.Params{Memory: 64, Time: 1, Threads: 1} // fast for tests; benchmarks use the defaults
+	if o.defaultHashCost {
+		params = userdb.DefaultParams
+	}
 	e.users, err = userdb.Open(context.Background(), "sqlite://"+filepath.Join(dir, "home", "accounts.db"),
-		userdb.Options{Audit: e.audit, Params: userdb.Params{Memory: 64, Time: 1, Threads: 1}})
+		userdb.Options{Audit: e.audit, Params: params})
 	must(err)
 	t.Cleanup(func() { e.users.Close() })
 	if o.tls {
