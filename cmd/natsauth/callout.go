@@ -267,7 +267,7 @@ func newCalloutCheckCmd(a *app) *cobra.Command {
 }
 
 func newCalloutSentinelCmd(a *app) *cobra.Command {
-	var account string
+	var account, conf string
 	cmd := &cobra.Command{
 		Use:   "sentinel",
 		Short: "Print the default_sentinel user JWT a nats-server.conf needs for clients without creds",
@@ -275,8 +275,9 @@ func newCalloutSentinelCmd(a *app) *cobra.Command {
 Put it in a stock nats-server.conf as default_sentinel: clients that connect with a token,
 a user and password, or only a client certificate are then taken as this user and go
 through the callout. It grants nothing by itself. 'natsauth serve --callout' sets it.`,
-		Example: `  echo "default_sentinel: $(natsauth callout sentinel -a AUTH)" >> nats-server.conf`,
-		Args:    cobra.NoArgs,
+		Example: `  natsauth callout sentinel -a AUTH --conf callout.conf     # then: include callout.conf, or serve -c callout.conf
+  echo "default_sentinel: $(natsauth callout sentinel -a AUTH)" >> nats-server.conf`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			h, err := a.openHome()
 			if err != nil {
@@ -290,10 +291,19 @@ through the callout. It grants nothing by itself. 'natsauth serve --callout' set
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(a.out, tok)
-			return err
+			if conf == "" {
+				_, err = fmt.Fprintln(a.out, tok)
+				return err
+			}
+			body := fmt.Sprintf("# Written by natsauth callout sentinel: clients without creds go through the auth callout of %s.\ndefault_sentinel: %q\n", acc, tok)
+			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+				return fmt.Errorf("callout sentinel: %w", err)
+			}
+			fmt.Fprintf(a.out, "wrote default_sentinel for account %s to %s\n", acc, conf)
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&account, "account", "a", "", "the callout account (default: the home's only account with an auth callout)")
+	cmd.Flags().StringVar(&conf, "conf", "", "write a nats-server.conf fragment (default_sentinel: ...) to this file instead of printing the JWT")
 	return cmd
 }

@@ -91,11 +91,11 @@ func TestCalloutCLIEndToEnd(t *testing.T) {
 		t.Errorf("user list:\n%s", list)
 	}
 
-	sentinel := strings.TrimSpace(h.must("callout", "sentinel"))
-	conf := filepath.Join(t.TempDir(), "nats.conf")
-	if err := os.WriteFile(conf, []byte("default_sentinel: "+sentinel+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	if jwt := strings.TrimSpace(h.must("callout", "sentinel")); !strings.HasPrefix(jwt, "eyJ") {
+		t.Fatalf("callout sentinel printed %q", jwt)
 	}
+	conf := filepath.Join(t.TempDir(), "callout.conf")
+	h.must("callout", "sentinel", "--conf", conf)
 	srv := h.serve("-c", conf)
 
 	op := oidctest.Start(t)
