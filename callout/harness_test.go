@@ -22,10 +22,13 @@ import (
 	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/callout/userdb"
 	"github.com/natsauth/natsauth/internal/oidctest"
+	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/node"
 	_ "github.com/natsauth/natsauth/store/mem"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is a natsauth home with a callout account AUTH (auth user
 // "callout"), an application account APP allowed for it, a real
@@ -54,6 +57,7 @@ type envOpts struct {
 	tls        bool // the server requires verified client certificates
 
 	defaultHashCost bool // hash passwords with userdb.DefaultParams
+	postgres        bool // password users in PostgreSQL (a fleet's store) instead of SQLite
 }
 
 const rulesTmpl = `
@@ -142,8 +146,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.defaultHashCost {
 		params = userdb.DefaultParams
 	}
-	e.users, err = userdb.Open(context.Background(), "sqlite://"+filepath.Join(dir, "home", "accounts.db"),
-		userdb.Options{Audit: e.audit, Params: params})
+	usersURL := "sqlite://" + filepath.Join(dir, "home", "accounts.db")
+	if o.postgres {
+		usersURL = pgtest.Start(t).NewDatabase(t)
+	}
+	e.users, err = userdb.Open(context.Background(), usersURL, userdb.Options{Audit: e.audit, Params: params})
 	must(err)
 	t.Cleanup(func() { e.users.Close() })
 	if o.tls {

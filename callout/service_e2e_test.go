@@ -17,7 +17,13 @@ import (
 )
 
 func TestPasswordUsersAndDisableEndsLiveConnections(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { testPasswordUsers(t, envOpts{postgres: db == "postgres"}) })
+	}
+}
+
+func testPasswordUsers(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	ctx := context.Background()
 	if err := e.users.Add(ctx, "alice", "correct horse", []string{"staff"}); err != nil {
 		t.Fatal(err)
