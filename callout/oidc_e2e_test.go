@@ -2,6 +2,7 @@ package callout_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestOIDCRefusals(t *testing.T) {
 	e.op.Register(oidctest.Client{ID: "other-app", Secret: "s3cret-other", Subject: "u42", Audience: []string{"billing"},
 		Claims: map[string]any{"groups": []any{"ops"}}})
 	e.op.Register(oidctest.Client{ID: "brief", Secret: "s3cret-brief", Subject: "u43", Audience: []string{"nats"},
-		Claims: map[string]any{"groups": []any{"ops"}}, Lifetime: time.Second})
+		Claims: map[string]any{"groups": []any{"ops"}}, Lifetime: 5 * time.Second})
 	e.op.Register(oidctest.Client{ID: "early", Secret: "s3cret-early", Subject: "u44", Audience: []string{"nats"},
 		Claims: map[string]any{"groups": []any{"ops"}}, Skew: -10 * time.Minute})
 	e.op.Register(oidctest.Client{ID: "nogroup", Secret: "s3cret-nogroup", Subject: "u45", Audience: []string{"nats"},
@@ -126,7 +127,6 @@ func TestOIDCRefusals(t *testing.T) {
 		Claims: map[string]any{"groups": []any{"ops"}}})
 
 	good := e.op.MustToken(t, "orders-svc", "s3cret-orders")
-	expired := e.op.MustToken(t, "brief", "s3cret-brief")
 	tampered := tamper(t, good)
 	cases := []struct {
 		name, token, reason string
@@ -147,8 +147,9 @@ func TestOIDCRefusals(t *testing.T) {
 		}
 	}
 	// Expired: the token worked, then its exp passed.
+	expired := e.op.MustToken(t, "brief", "s3cret-brief")
 	e.mustConnect(nats.Token(expired)).Close()
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(time.Until(tokenExpiry(t, expired).Add(1100 * time.Millisecond)))
 	before := counter(t, reg, "refused", callout.ReasonExpired)
 	e.refused("expired token", nats.Token(expired))
 	if after := counter(t, reg, "refused", callout.ReasonExpired); after != before+1 {
@@ -224,6 +225,22 @@ func reissue(t *testing.T, tok, iss string) string {
 	payload = []byte(string(payload)[:i+7] + iss + string(payload)[i+7+j:])
 	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
 	return strings.Join(parts, ".")
+}
+
+// tokenExpiry reads a token's exp.
+func tokenExpiry(t *testing.T, tok string) time.Time {
+	t.Helper()
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Exp == 0 {
+		t.Fatalf("token exp: %v", err)
+	}
+	return time.Unix(c.Exp, 0)
 }
 
 func kid(t *testing.T, tok string) string {
