@@ -42,6 +42,7 @@ type Failure struct {
 	Detail string
 }
 
+// Error says the reason and the detail.
 func (f *Failure) Error() string { return f.Reason + ": " + f.Detail }
 
 // noCredentials is the failure of a source that found nothing to check.

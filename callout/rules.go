@@ -37,6 +37,7 @@ type Problem struct {
 	Msg          string
 }
 
+// Error lists every problem, one per line, as FILE:LINE:COLUMN: message.
 func (e *RulesError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rules file %s refused (%d problem", e.Path, len(e.Problems))
