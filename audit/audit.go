@@ -53,6 +53,7 @@ const (
 	ActionAddSigningKey    = "add signing key"
 	ActionRemoveSigningKey = "remove signing key"
 	ActionEditSigningKey   = "edit signing key"
+	ActionEditAuthCallout  = "edit authcallout"
 	ActionRotate           = "rotate signing key"
 	ActionStorePut         = "store put"
 	ActionStoreDelete      = "store delete"

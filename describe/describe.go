@@ -286,3 +286,55 @@ func jsStorage(n int64) string {
 	}
 	return units.FormatSize(n)
 }
+
+// AuthCallout prints an account's auth callout configuration, naming
+// users and accounts of the home.
+func AuthCallout(w io.Writer, h *authority.Home, acc *authority.AccountInfo) error {
+	x := acc.Claims.Authorization
+	if !x.IsEnabled() {
+		_, err := fmt.Fprintln(w, "Auth callout  disabled")
+		return err
+	}
+	userNames := map[string]string{}
+	if users, err := h.Users(acc.Name); err == nil {
+		for _, u := range users {
+			userNames[u.Pub] = u.Name
+		}
+	}
+	accNames := map[string]string{authority.AnyAccount: "any account"}
+	if accs, err := h.Accounts(); err == nil {
+		for _, a := range accs {
+			accNames[a.Pub] = a.Name
+		}
+	}
+	tw := NewTable(w)
+	fmt.Fprintf(tw, "Auth callout\tenabled\n")
+	for i, u := range x.AuthUsers {
+		label := ""
+		if i == 0 {
+			label = "  Auth users"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\n", label, u, userNames[u])
+	}
+	if len(x.AllowedAccounts) == 0 {
+		fmt.Fprintf(tw, "  Allowed accounts\t(none: users stay in %s)\n", acc.Name)
+	}
+	for i, k := range x.AllowedAccounts {
+		label := ""
+		if i == 0 {
+			label = "  Allowed accounts"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\n", label, k, accNames[k])
+	}
+	xkey := "none (requests are not encrypted)"
+	if x.XKey != "" {
+		xkey = x.XKey
+		if _, err := h.CurveKey(x.XKey); err == nil {
+			xkey += " (seed in the keystore)"
+		} else {
+			xkey += " (seed not in this keystore)"
+		}
+	}
+	fmt.Fprintf(tw, "  Curve key\t%s\n", xkey)
+	return tw.Flush()
+}

@@ -63,6 +63,10 @@ type Config struct {
 	DefaultJetStreamDir string
 	// AllowDelete lets operator-signed $SYS.REQ.CLAIMS.DELETE remove accounts.
 	AllowDelete bool
+	// DefaultSentinel is the bearer user JWT nats-server gives clients that
+	// present no creds (a token, a user and password, a certificate alone),
+	// so that an auth callout decides about them; kept across reloads.
+	DefaultSentinel string
 	// Resolver tunes the cache (TTL etc.); Store, Logger and SystemConn are
 	// filled in by the node.
 	Resolver resolver.Options
@@ -194,6 +198,9 @@ func (n *Node) buildOptions() (*server.Options, fileSettings, error) {
 		if err := os.MkdirAll(opts.StoreDir, 0o700); err != nil {
 			return nil, fsx, fmt.Errorf("jetstream store dir: %w", err)
 		}
+	}
+	if n.cfg.DefaultSentinel != "" {
+		opts.DefaultSentinel = n.cfg.DefaultSentinel
 	}
 	opts.NoSigs = true // natsauth handles signals (SIGHUP reload keeps our resolver)
 	return opts, fsx, nil

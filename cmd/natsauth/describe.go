@@ -101,7 +101,10 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return describe.Account(a.out, acc, users)
+			if err := describe.Account(a.out, acc, users); err != nil || !acc.Claims.Authorization.IsEnabled() {
+				return err
+			}
+			return describe.AuthCallout(a.out, h, acc)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")

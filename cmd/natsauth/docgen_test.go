@@ -9,10 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/natsauth/natsauth/internal/clidoc"
-	"github.com/natsauth/natsauth/store"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/natsauth/natsauth/internal/clidoc"
+	"github.com/natsauth/natsauth/store"
 )
 
 // repoRoot is the module root, seen from this package's directory.
