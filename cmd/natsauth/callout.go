@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -68,62 +67,32 @@ stay. Clients without creds reach the callout through the server's default_senti
 	return cmd
 }
 
-// calloutAccount picks the callout account: the flag, or the home's only
-// account with an auth callout configured.
-func calloutAccount(h *authority.Home, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	accs, err := h.Accounts()
-	if err != nil {
-		return "", err
-	}
-	var found []string
-	for _, acc := range accs {
-		if acc.Claims.Authorization.IsEnabled() {
-			found = append(found, acc.Name)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return "", errors.New("no account has an auth callout: natsauth edit authcallout -a ACCOUNT --auth-user USER --allowed-account ACCOUNT")
-	}
-	return "", fmt.Errorf("several accounts have an auth callout (%v): pick one with -a", found)
-}
-
-// openUsers opens the password user database: --users, or the store when
-// it is SQLite or PostgreSQL; its changes go to the store's audit log.
-// Other stores have none: nil without error unless --users was given.
-// The returned func closes both.
+// openUsers opens the password users: --users, or the store's; their
+// changes go to the core's audit log. The returned func closes both.
 func (a *app) openUsers(ctx context.Context, h *authority.Home, flag string) (*userdb.DB, func(), error) {
 	cfg, err := a.managerConfig()
 	if err != nil {
 		return nil, nil, err
-	}
-	u := flag
-	if u == "" {
-		u, _ = serving.PickStore(cfg.Store, "", h.Dir())
 	}
 	m, err := manage.Open(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	log, err := m.AuditLog(ctx)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	db, err := userdb.Open(ctx, u, userdb.Options{Audit: log})
-	if err != nil {
-		m.Close()
-		if errors.Is(err, userdb.ErrUnsupported) && flag == "" {
-			return nil, func() {}, nil
+	if err == nil {
+		def, _ := serving.PickStore(cfg.Store, "", h.Dir())
+		var db *userdb.DB
+		if db, err = callout.OpenUsers(ctx, cmp.Or(flag, def), flag != "", log); err == nil {
+			return db, func() {
+				if db != nil {
+					db.Close()
+				}
+				m.Close()
+			}, nil
 		}
-		return nil, nil, err
 	}
-	return db, func() { db.Close(); m.Close() }, nil
+	m.Close()
+	return nil, nil, err
 }
 
 func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
@@ -134,7 +103,7 @@ func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 	if err != nil {
 		return err
 	}
-	account, err := calloutAccount(h, f.account)
+	account, err := callout.FindAccount(h, f.account)
 	if err != nil {
 		return err
 	}
@@ -152,31 +121,14 @@ func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 	if err != nil {
 		return err
 	}
-	var opts []nats.Option
-	if f.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(f.tlsCA))
-	}
-	svcOpt := nats.UserCredentials(f.creds)
-	if f.creds == "" {
-		j, seed, err := callout.ServiceCredentials(h, account)
-		if err != nil {
-			return err
-		}
-		svcOpt = nats.UserJWTAndSeed(j, seed)
+	connect, system, err := callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA}.Connects(h, account)
+	if err != nil {
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	cfg := callout.Config{Home: h, Account: account, RulesFile: f.rules, WatchRules: true, Users: users,
 		QueueGroup: f.queue, Workers: f.workers, Audit: log, Logger: a.logger(), Registerer: reg,
-		Connect: callout.Dial(f.natsURL, append(opts, svcOpt, nats.Name("natsauth-callout"))...)}
-	if !f.noSys {
-		sys := f.sysCreds
-		if sys == "" {
-			if sys, err = h.SystemUserCreds(); err != nil {
-				return fmt.Errorf("callout: %w (give --sys-creds, or --no-sys)", err)
-			}
-		}
-		cfg.SystemConnect = callout.Dial(f.natsURL, append(opts, nats.UserCredentials(sys), nats.Name("natsauth-callout-sys"))...)
-	}
+		Connect: connect, SystemConnect: system}
 	svc, err := callout.New(cfg)
 	if err != nil {
 		return err
@@ -299,7 +251,7 @@ through the callout. It grants nothing by itself. 'natsauth serve --callout' set
 			if err != nil {
 				return err
 			}
-			acc, err := calloutAccount(h, account)
+			acc, err := callout.FindAccount(h, account)
 			if err != nil {
 				return err
 			}
@@ -311,8 +263,7 @@ through the callout. It grants nothing by itself. 'natsauth serve --callout' set
 				_, err = fmt.Fprintln(a.out, tok)
 				return err
 			}
-			body := fmt.Sprintf("# Written by natsauth callout sentinel: clients without creds go through the auth callout of %s.\ndefault_sentinel: %q\n", acc, tok)
-			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			if err := os.WriteFile(conf, []byte(callout.SentinelConf(acc, tok)), 0o600); err != nil {
 				return fmt.Errorf("callout sentinel: %w", err)
 			}
 			fmt.Fprintf(a.out, "wrote default_sentinel for account %s to %s\n", acc, conf)
@@ -360,11 +311,8 @@ func (c serveCallout) start(ctx context.Context, a *app, n *node.Node, log *slog
 		return nil, nil, err
 	}
 	auditLog := store.AuditLog(n.Store())
-	users, err := userdb.Open(ctx, cmp.Or(c.users, n.StoreURL()), userdb.Options{Audit: auditLog})
-	switch {
-	case errors.Is(err, userdb.ErrUnsupported) && c.users == "":
-		users = nil // the node's store keeps no password users
-	case err != nil:
+	users, err := callout.OpenUsers(ctx, cmp.Or(c.users, n.StoreURL()), c.users != "", auditLog)
+	if err != nil {
 		return nil, nil, fmt.Errorf("serve --callout: password users: %w", err)
 	}
 	closeUsers := func() {
