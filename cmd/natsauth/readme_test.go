@@ -29,6 +29,7 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 		t.Fatalf("only %d commands found in the walkthrough", len(lines))
 	}
 	home := filepath.Join(t.TempDir(), "home")
+	scratch := t.TempDir()
 	var url string
 	var ran []string
 	for _, line := range lines {
@@ -42,6 +43,11 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 				url = bg.wait(t, bg.out, servingRe, time.Minute)[1]
 			}
 			continue
+		}
+		for i := range args { // files the README writes go to a scratch directory, not the package's
+			if (args[i] == "-o" || args[i] == "--output-file") && i+1 < len(args) {
+				args[i+1] = filepath.Join(scratch, args[i+1])
+			}
 		}
 		out, errOut, err := runCLI(t, append(args, "--home", home)...)
 		if err != nil {
