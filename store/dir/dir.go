@@ -7,10 +7,12 @@
 //     the same directory;
 //   - the directory is created 0700 and files are 0600, nats-server's own
 //     defaults (defaultDirPerms, defaultFilePerms);
-//   - every write is atomic: a temporary file in the same directory is
-//     written, fsynced and renamed over the old one, then the directory is
-//     fsynced. Temporary files start with ".natsauth-" and do not end in
-//     ".jwt", so nats-server never loads one;
+//   - every write is atomic (internal/fsx): a temporary file in the same
+//     directory is written, fsynced and renamed over the old one, then the
+//     directory is fsynced. Temporary files are named ".<pub>.jwt.tmp-N"
+//     and do not end in ".jwt", so nats-server never loads one; those of a
+//     writer killed mid-write are removed by the next Store's first write,
+//     under the lock;
 //   - the audit log (store.Auditor) is the append-only JSON-lines file
 //     "audit.log" in the directory, 0600; nats-server ignores it;
 //   - newer-only is atomic across processes: read-compare-write happens
@@ -50,11 +52,10 @@ import (
 )
 
 const (
-	fileExt  = ".jwt"            // nats-server's DirJWTStore file extension
-	lockName = ".natsauth.lock"  // flock'ed around read-compare-write
-	tmpGlob  = ".natsauth-*.tmp" // temporary files before rename
-	dirPerm  = 0o700             // nats-server defaultDirPerms
-	filePerm = 0o600             // nats-server defaultFilePerms
+	fileExt  = ".jwt"           // nats-server's DirJWTStore file extension
+	lockName = ".natsauth.lock" // flock'ed around read-compare-write
+	dirPerm  = 0o700            // nats-server defaultDirPerms
+	filePerm = 0o600            // nats-server defaultFilePerms
 
 	// DefaultPoll is the polling interval when inotify is not used.
 	DefaultPoll = 500 * time.Millisecond
@@ -135,6 +136,7 @@ type Store struct {
 
 	mu       sync.Mutex           // serializes writes and reconciliation in this process
 	lockFile *os.File             // opened on first write; guarded by mu
+	cleaned  time.Time            // last look for leftovers; guarded by mu
 	known    map[string]fileState // what watchers were last told; guarded by mu
 
 	watchOnce sync.Once
