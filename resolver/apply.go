@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
 )
 
 // appliedJWT is the version of an account last applied to the server.
@@ -149,7 +150,10 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	if r.opts.Policy == nil {
 		return // cannot check the issuer: the server reads it on its next fetch
 	}
-	ac, err := r.opts.Policy.CheckAccount(account, token)
+	// The store validated the JWT when it was written, by the writer's
+	// clock: applying it must not depend on this host's (a revocation must
+	// not wait for a slow clock to catch up), so iat is not checked here.
+	ac, err := r.opts.Policy.WithClockSkew(trust.NoClockCheck).CheckAccount(account, token)
 	if err != nil {
 		r.log.Error("refusing to apply an account JWT that fails validation", "account", account, "error", err)
 		return
@@ -167,7 +171,7 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	switch {
 	case prev.jwt == token && !prev.removed:
 		return
-	case !prev.removed && prev.iat > ac.IssuedAt:
+	case !prev.removed && prev.iat > ac.IssuedAt && !r.fromTheFuture(prev.iat):
 		r.log.Warn("not applying an account JWT older than the one the server runs",
 			"account", account, "running_iat", prev.iat, "offered_iat", ac.IssuedAt)
 		return
@@ -184,6 +188,15 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	}
 	r.obs.Applied(account, lag)
 	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+}
+
+// fromTheFuture reports whether iat lies beyond now plus the policy's clock
+// skew: a running JWT from the future (stored before such JWTs were
+// refused) is no version to protect, so the JWT that a forced replace
+// (store.Replace) put in its place is applied although it is older.
+func (r *Resolver) fromTheFuture(iat int64) bool {
+	skew := r.opts.Policy.ClockSkew()
+	return skew >= 0 && iat > time.Now().Add(skew).Unix()
 }
 
 // loadedAccount returns the loaded account without the expiry check and

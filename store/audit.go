@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -67,6 +68,24 @@ func (v *validated) recordPut(ctx context.Context, log audit.Log, ac *jwt.Accoun
 	}
 	if hadOld {
 		e.OldJTI = old.ID
+	}
+	v.record(ctx, log, e)
+}
+
+// recordReplace audits a forced replace; the detail says it overrode the
+// newer-only rule and which iat it replaced.
+func (v *validated) recordReplace(ctx context.Context, log audit.Log, ac *jwt.AccountClaims, old Record, hadOld bool) {
+	e := audit.Entry{
+		Action:      audit.ActionStorePut,
+		Account:     ac.Subject,
+		AccountName: ac.Name,
+		Signer:      ac.Issuer,
+		NewJTI:      ac.ID,
+		Detail:      "forced replace",
+	}
+	if hadOld {
+		e.OldJTI = old.ID
+		e.Detail = fmt.Sprintf("forced replace of the jwt issued at %d", old.IssuedAt)
 	}
 	v.record(ctx, log, e)
 }

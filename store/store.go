@@ -160,5 +160,32 @@ func Decide(stored Record, exists bool, next Record) (Change, error) {
 	return Updated, nil
 }
 
+// DecideReplace is Decide for a deliberate, forced replace (Replacer): any
+// other JWT replaces the stored one, whatever their iat. It is how an
+// operator recovers an account whose stored JWT blocks every later write
+// (say one issued in the year 3000 before such JWTs were refused).
+func DecideReplace(stored Record, exists bool, next Record) (Change, error) {
+	switch {
+	case !exists:
+		return Created, nil
+	case stored.JWT == next.JWT:
+		return Unchanged, nil
+	}
+	return Updated, nil
+}
+
+// Replacer is implemented by backends that can overwrite an account's JWT
+// regardless of the newer-only rule. Only Replace calls it, and only a
+// deliberate operator action (`natsauth store replace`) calls Replace.
+type Replacer interface {
+	// Replace stores rec even when the stored JWT is newer; the same JWT
+	// again is Unchanged. It is atomic as PutIfNewer is.
+	Replace(ctx context.Context, rec Record) (Change, error)
+}
+
+// ErrReplaceUnsupported means the backend cannot force a replace (a
+// read-only store, or one that is not natsauth's).
+var ErrReplaceUnsupported = errors.New("store: backend cannot force a replace")
+
 // ErrWatchUnsupported means the backend cannot report changes.
 var ErrWatchUnsupported = errors.New("backend does not support watch")

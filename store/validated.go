@@ -63,6 +63,31 @@ func (v *validated) Put(ctx context.Context, account, token string) (Change, err
 	return ch, err
 }
 
+// Replace validates token as Put does (trusted issuer, subject, not from
+// the future) and stores it even when the stored JWT is newer.
+func (v *validated) Replace(ctx context.Context, account, token string) (Change, error) {
+	r, ok := v.b.(Replacer)
+	if !ok {
+		return Unchanged, fmt.Errorf("replace account %s: %w", account, ErrReplaceUnsupported)
+	}
+	if len(token) <= trust.MaxJWTSize {
+		token = strings.TrimSpace(token)
+	}
+	ac, err := v.policy.CheckAccount(account, token)
+	if err != nil {
+		return Unchanged, fmt.Errorf("replace account: %w", err)
+	}
+	old, hadOld := v.previous(ctx, account)
+	ch, err := r.Replace(ctx, RecordFromClaims(token, ac))
+	if err != nil {
+		return Unchanged, fmt.Errorf("replace account %s: %w", account, err)
+	}
+	if log := v.auditLog(); log != nil && ch != Unchanged {
+		v.recordReplace(ctx, log, ac, old, hadOld)
+	}
+	return ch, nil
+}
+
 func (v *validated) Delete(ctx context.Context, account string) error {
 	if err := trust.CheckAccountKey(account); err != nil {
 		return fmt.Errorf("delete account: %w", err)

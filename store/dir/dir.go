@@ -152,9 +152,10 @@ type fileState struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Auditor = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Auditor  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
 )
 
 // AuditLog returns the store's audit log: the append-only JSON-lines file

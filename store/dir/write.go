@@ -17,6 +17,16 @@ import (
 // PutIfNewer writes rec's JWT unless the stored one is newer or the same,
 // atomically across processes.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.Decide)
+}
+
+// Replace writes rec's JWT even when the stored one is newer
+// (store.Replacer).
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.DecideReplace)
+}
+
+func (s *Store) put(ctx context.Context, rec store.Record, decide func(store.Record, bool, store.Record) (store.Change, error)) (store.Change, error) {
 	p, err := s.path(rec.Account)
 	if err != nil {
 		return store.Unchanged, fmt.Errorf("put account: %w", err)
@@ -33,7 +43,7 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 			s.log.Warn("replacing unreadable account file", "account", rec.Account, "err", err)
 			exists, stored = true, store.Record{}
 		}
-		change, err = store.Decide(stored, exists, rec)
+		change, err = decide(stored, exists, rec)
 		if err != nil || change == store.Unchanged {
 			return err
 		}

@@ -31,9 +31,10 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Auditor = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Auditor  = (*Store)(nil)
 )
 
 // AuditLog returns the store's audit log, kept in memory with it.
@@ -58,13 +59,22 @@ func (s *Store) Get(_ context.Context, account string) (store.Record, error) {
 
 // PutIfNewer stores rec unless a newer or identical JWT is stored.
 func (s *Store) PutIfNewer(_ context.Context, rec store.Record) (store.Change, error) {
+	return s.put(rec, store.Decide)
+}
+
+// Replace stores rec even when a newer JWT is stored (store.Replacer).
+func (s *Store) Replace(_ context.Context, rec store.Record) (store.Change, error) {
+	return s.put(rec, store.DecideReplace)
+}
+
+func (s *Store) put(rec store.Record, decide func(store.Record, bool, store.Record) (store.Change, error)) (store.Change, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return store.Unchanged, store.ErrClosed
 	}
 	old, exists := s.records[rec.Account]
-	change, err := store.Decide(old, exists, rec)
+	change, err := decide(old, exists, rec)
 	if err != nil || change == store.Unchanged {
 		s.mu.Unlock()
 		return change, err

@@ -78,15 +78,27 @@ func deref[T any](p *T) T {
 // the same (store.Unchanged). Writers serialize on one advisory lock, so
 // two writers never lose an update.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
-	op := "put account " + rec.Account
+	return s.put(ctx, "put account ", rec, store.Decide)
+}
+
+// Replace stores rec even when the stored JWT is newer (store.Replacer),
+// under the same advisory lock as PutIfNewer.
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, "replace account ", rec, store.DecideReplace)
+}
+
+type decideFunc func(store.Record, bool, store.Record) (store.Change, error)
+
+func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide decideFunc) (store.Change, error) {
+	op := verb + rec.Account
 	if s.isClosed() {
 		return store.Unchanged, fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
-	change, err := s.putIfNewer(ctx, rec)
+	change, err := s.putTx(ctx, rec, decide)
 	for i := 0; i < retries && retryable(ctx, err); i++ {
 		// The connection broke. If the first attempt committed after all,
 		// this one finds the same JWT and reports Unchanged.
-		change, err = s.putIfNewer(ctx, rec)
+		change, err = s.putTx(ctx, rec, decide)
 	}
 	if errors.Is(err, store.ErrStale) {
 		return store.Unchanged, err
@@ -100,7 +112,7 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 	return change, nil
 }
 
-func (s *Store) putIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc) (store.Change, error) {
 	var change store.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
@@ -111,7 +123,7 @@ func (s *Store) putIfNewer(ctx context.Context, rec store.Record) (store.Change,
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		change, err = store.Decide(old, exists, rec)
+		change, err = decide(old, exists, rec)
 		if err != nil || change == store.Unchanged {
 			return err
 		}

@@ -77,8 +77,9 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
 )
 
 // New connects to the PostgreSQL database named by connString (a

@@ -140,8 +140,9 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
 )
 
 // New opens (creating if needed) the database and migrates its schema. It

@@ -17,6 +17,15 @@ const trimEvery = 256
 // PutIfNewer stores rec unless the stored JWT is newer or the same; the
 // read, the comparison and the write share one BEGIN IMMEDIATE transaction.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.Decide)
+}
+
+// Replace stores rec even when the stored JWT is newer (store.Replacer).
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.DecideReplace)
+}
+
+func (s *Store) put(ctx context.Context, rec store.Record, decide func(store.Record, bool, store.Record) (store.Change, error)) (store.Change, error) {
 	if err := trust.CheckAccountKey(rec.Account); err != nil {
 		return store.Unchanged, fmt.Errorf("put account: %w", err)
 	}
@@ -29,7 +38,7 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return false, err
 		}
-		change, err = store.Decide(stored, exists, rec)
+		change, err = decide(stored, exists, rec)
 		if err != nil || change == store.Unchanged {
 			return false, err
 		}

@@ -188,6 +188,8 @@ func Run(t *testing.T, b Backend) {
 		{"Delete", always, testDelete},
 		{"List", always, testList},
 		{"StaleRefused", always, testStaleRefused},
+		{"FutureRefused", always, testFutureRefused},
+		{"Replace", always, testReplace},
 		{"SameJWTUnchanged", always, testSameJWTUnchanged},
 		{"EqualIssuedAtAccepted", always, testEqualIssuedAt},
 		{"NewerReplaces", always, testNewerReplaces},
