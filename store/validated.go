@@ -32,6 +32,7 @@ type validated struct {
 var (
 	_ Store   = (*validated)(nil)
 	_ Watcher = (*validated)(nil)
+	_ Scanner = (*validated)(nil)
 )
 
 func (v *validated) Get(ctx context.Context, account string) (Record, error) {

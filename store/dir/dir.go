@@ -313,3 +313,24 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Scan calls fn for every account file that decodes (store.Scanner).
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	ids, err := s.List(ctx)
+	if err != nil {
+		return fmt.Errorf("scan accounts: %w", err)
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := readRecord(filepath.Join(s.dir, id+fileExt), id)
+		if err != nil {
+			continue // removed meanwhile, or being written by another program
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}

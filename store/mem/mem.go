@@ -127,3 +127,27 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Scan calls fn for every record (store.Scanner), on a copy taken under
+// the lock.
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	recs := make([]store.Record, 0, len(s.records))
+	for _, r := range s.records {
+		recs = append(recs, r)
+	}
+	s.mu.RUnlock()
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
 )
 
 // Get returns the stored record for account.
@@ -242,4 +243,47 @@ func peekClaims(token string) (claims, bool) {
 		return claims{}, false
 	}
 	return c, true
+}
+
+// Scan calls fn for every stored record in one query (store.Scanner). A
+// row whose key is not an account public key (written by another tool) is
+// skipped.
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	if s.isClosed() {
+		return fmt.Errorf("scan accounts: %w", store.ErrClosed)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT account_id, jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts`)
+	if err != nil {
+		return s.wrapErr("scan accounts", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rec      store.Record
+			iat, exp *int64
+			jti, iss *string
+			updated  *time.Time
+		)
+		if err := rows.Scan(&rec.Account, &rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
+			return s.wrapErr("scan accounts", err)
+		}
+		if trust.CheckAccountKey(rec.Account) != nil {
+			continue
+		}
+		if c, ok := peekClaims(rec.JWT); ok {
+			rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = c.IssuedAt, c.ID, c.Issuer, c.Expires
+		} else {
+			rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = deref(iat), deref(jti), deref(iss), deref(exp)
+		}
+		if updated != nil {
+			rec.UpdatedAt = *updated
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrapErr("scan accounts", err)
+	}
+	return nil
 }

@@ -296,3 +296,33 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Scan calls fn for every stored record in one query (store.Scanner).
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("scan accounts: %w", store.ErrClosed)
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT account_id, jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts`)
+	if err != nil {
+		return fmt.Errorf("scan accounts: %w", unavailable(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rec     store.Record
+			updated int64
+		)
+		if err := rows.Scan(&rec.Account, &rec.JWT, &rec.IssuedAt, &rec.ID, &rec.Issuer, &rec.Expires, &updated); err != nil {
+			return fmt.Errorf("scan accounts: %w", unavailable(err))
+		}
+		rec.UpdatedAt = time.UnixMilli(updated)
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan accounts: %w", unavailable(err))
+	}
+	return nil
+}

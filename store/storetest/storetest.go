@@ -187,6 +187,7 @@ func Run(t *testing.T, b Backend) {
 		{"NotFound", always, testNotFound},
 		{"Delete", always, testDelete},
 		{"List", always, testList},
+		{"Scan", always, testScan},
 		{"StaleRefused", always, testStaleRefused},
 		{"FutureRefused", always, testFutureRefused},
 		{"Replace", always, testReplace},
