@@ -26,6 +26,7 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 	w, ok := r.st.(store.Watcher)
 	if !ok {
 		r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+		r.localSyncOnce()
 		return
 	}
 	backoff := 100 * time.Millisecond
@@ -33,6 +34,7 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 		ch, err := w.Watch(ctx)
 		if errors.Is(err, store.ErrWatchUnsupported) {
 			r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+			r.localSyncOnce()
 			return
 		}
 		if err != nil {
@@ -46,12 +48,17 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		r.watchLive.Store(true)
-		// Whatever was cached before the watch began may be out of date.
+		// Whatever was cached before the watch began may be out of date;
+		// so may the local copy.
+		r.localSyncOnce()
 		r.reset(ctx)
 		for ev := range ch {
 			r.handle(ctx, ev)
 		}
 		r.watchLive.Store(false)
+		if r.local != nil {
+			r.local.invalidate()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -75,6 +82,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // handle applies one store event to the cache and the running server.
 func (r *Resolver) handle(ctx context.Context, ev store.Event) {
+	// The local copy is queued first: a Fetch from here on serves the
+	// change, so an account loaded meanwhile never loads the old JWT.
+	r.localChanged(ctx, ev)
 	switch ev.Kind {
 	case store.EventPut:
 		r.changed(ev.Account, ev.JWT)
@@ -83,7 +93,15 @@ func (r *Resolver) handle(ctx context.Context, ev store.Event) {
 		r.forget(ev.Account)
 		r.remove(ev.Account)
 	case store.EventReset:
+		r.localSyncOnce()
 		r.reset(ctx)
+	}
+}
+
+// localSyncOnce asks for a sync of the local copy, if there is one.
+func (r *Resolver) localSyncOnce() {
+	if r.local != nil {
+		r.local.requestSync()
 	}
 }
 
