@@ -12,7 +12,7 @@ import (
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/postgres"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // outageLength is how long PostgreSQL stays down in TestStoreOutageNoConnectFails.

@@ -21,17 +21,17 @@ import (
 // Sentinel errors. Backends wrap them with the operation and account.
 var (
 	// ErrNotFound means no JWT is stored for the account.
-	ErrNotFound = errors.New("account not found")
+	ErrNotFound = errors.New("store: account not found")
 	// ErrStale means the JWT offered is older (by iat) than the stored one.
-	ErrStale = errors.New("jwt is older than the stored one")
+	ErrStale = errors.New("store: jwt is older than the stored one")
 	// ErrInvalid means the JWT or key failed validation; see trust.ValidationError.
 	ErrInvalid = trust.ErrInvalid
 	// ErrReadOnly means the store does not accept writes.
-	ErrReadOnly = errors.New("store is read-only")
+	ErrReadOnly = errors.New("store: read-only")
 	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store is closed")
+	ErrClosed = errors.New("store: closed")
 	// ErrUnavailable means the backend could not be reached.
-	ErrUnavailable = errors.New("store backend unavailable")
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
 
 // Change says what a Put did.
@@ -188,4 +188,4 @@ type Replacer interface {
 var ErrReplaceUnsupported = errors.New("store: backend cannot force a replace")
 
 // ErrWatchUnsupported means the backend cannot report changes.
-var ErrWatchUnsupported = errors.New("backend does not support watch")
+var ErrWatchUnsupported = errors.New("store: backend does not support watch")

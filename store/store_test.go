@@ -8,7 +8,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func TestDecide(t *testing.T) {

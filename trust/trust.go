@@ -18,7 +18,7 @@ import (
 const MaxJWTSize = 1 << 20
 
 // ErrInvalid is wrapped by every validation failure.
-var ErrInvalid = errors.New("invalid account jwt")
+var ErrInvalid = errors.New("trust: invalid account jwt")
 
 // ValidationError lists every problem found with one account JWT.
 type ValidationError struct {

@@ -22,7 +22,7 @@ import (
 	"github.com/natsauth/natsauth/trust"
 
 	// An account server can serve what another one serves (http/https).
-	_ "github.com/natsauth/natsauth/store/httpstore"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func init() { register("", newAccountServerCmd) }

@@ -9,7 +9,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/dir"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // dirStoreHome is an initialized home that publishes to a directory store

@@ -12,9 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	// Every backend registers its URL scheme.
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // app carries what every command needs: output streams and global flags.

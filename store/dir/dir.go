@@ -71,17 +71,6 @@ const (
 	WatchPoll    WatchMode = "poll"    // polling only
 )
 
-func init() {
-	store.Register("dir", func(_ context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		cfg, err := ParseURL(u)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Logger = opts.Logger
-		return New(cfg)
-	})
-}
-
 // Config configures a directory store.
 type Config struct {
 	// Dir is the absolute path of the directory; it is created 0700 if
@@ -164,7 +153,7 @@ func (s *Store) AuditLog() audit.Log { return s.audit }
 
 // New opens the directory store, creating the directory (0700) if absent.
 // It reads no account file and starts nothing.
-func New(cfg Config) (*Store, error) {
+func New(_ context.Context, cfg Config) (*Store, error) {
 	if !filepath.IsAbs(cfg.Dir) {
 		return nil, fmt.Errorf("dir store: path %q is not absolute", cfg.Dir)
 	}

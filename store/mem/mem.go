@@ -15,10 +15,15 @@ import (
 	"github.com/natsauth/natsauth/store"
 )
 
-func init() {
-	store.Register("mem", func(_ context.Context, _ *url.URL, _ store.Options) (store.Backend, error) {
-		return New(), nil
-	})
+// Config configures a memory store; there is nothing to configure.
+type Config struct{}
+
+// ParseURL reads a Config from mem:// (no host, path or parameters).
+func ParseURL(u *url.URL) (Config, error) {
+	if u.Scheme != "mem" || u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return Config{}, fmt.Errorf("mem store: want mem://, got %q", u.Redacted())
+	}
+	return Config{}, nil
 }
 
 // Store keeps account JWTs in a map.
@@ -40,7 +45,8 @@ var (
 // AuditLog returns the store's audit log, kept in memory with it.
 func (s *Store) AuditLog() audit.Log { return &s.audit }
 
-// New returns an empty in-memory backend.
+// New returns an empty in-memory backend. Unlike the other backends it
+// takes no context and Config and cannot fail: there is nothing to open.
 func New() *Store { return &Store{records: map[string]store.Record{}} }
 
 // Get returns the record for account.

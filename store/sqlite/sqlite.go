@@ -48,17 +48,6 @@ const (
 	DefaultKeep        = 10000
 )
 
-func init() {
-	store.Register("sqlite", func(ctx context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		cfg, err := ParseURL(u)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Logger = opts.Logger
-		return New(ctx, cfg)
-	})
-}
-
 // Config configures a SQLite store.
 type Config struct {
 	// Path is the absolute path of the database file. It is created 0600
