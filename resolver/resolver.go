@@ -5,10 +5,13 @@
 // negative cache; live application of every change the store reports (from
 // any writer) to the running server; and, over a system-account
 // connection, answers to the $SYS claims protocol that `nsc push` and
-// `nsc pull` speak to a `full` resolver.
+// `nsc pull` speak to a `full` resolver. With a LocalCopy it keeps a
+// last-known-good copy of every account of the store on local disk, so that
+// every account connects while the store is down.
 //
 // The package also offers the small custom resolvers of the walkthrough
-// (MemoryResolver, HTTPResolver, DBResolver and CachedResolver), each usable
+// (MemoryResolver, HTTPResolver and CachedResolver; the database resolver
+// is in resolver/dbresolver), each usable
 // as server.Options.AccountResolver.
 package resolver
 

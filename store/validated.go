@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/trust"
 )
 
@@ -56,6 +57,11 @@ func (v *validated) Put(ctx context.Context, account, token string) (Change, err
 	if log == nil {
 		return v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
 	}
+	if aw, ok := v.b.(AuditedWriter); ok {
+		return putAudited(ctx, aw, RecordFromClaims(token, ac), Decide, func(old Record, hadOld bool, ch Change) audit.Entry {
+			return putEntry(ac, old, hadOld, ch)
+		})
+	}
 	old, hadOld := v.previous(ctx, account)
 	ch, err := v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
 	if err == nil && ch != Unchanged {
@@ -77,6 +83,15 @@ func (v *validated) Replace(ctx context.Context, account, token string) (Change,
 	ac, err := v.policy.CheckAccount(account, token)
 	if err != nil {
 		return Unchanged, fmt.Errorf("replace account: %w", err)
+	}
+	if aw, ok := v.b.(AuditedWriter); ok && v.auditLog() != nil {
+		ch, err := putAudited(ctx, aw, RecordFromClaims(token, ac), DecideReplace, func(old Record, hadOld bool, _ Change) audit.Entry {
+			return replaceEntry(ac, old, hadOld)
+		})
+		if err != nil {
+			return Unchanged, fmt.Errorf("replace account %s: %w", account, err)
+		}
+		return ch, nil
 	}
 	old, hadOld := v.previous(ctx, account)
 	ch, err := r.Replace(ctx, RecordFromClaims(token, ac))

@@ -31,8 +31,7 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 		return fmt.Errorf("audit log: encode entry: %w", err)
 	}
 	insert := func() error {
-		_, err := l.s.pool.Exec(ctx, `INSERT INTO natsauth_audit_log (at, action, account, account_name, entry)
-			VALUES ($1, $2, $3, $4, $5)`, e.Time, e.Action, e.Account, e.AccountName, string(b))
+		_, err := l.s.pool.Exec(ctx, insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
 		return err
 	}
 	err = insert()
@@ -43,6 +42,19 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 		return l.s.wrapErr(op, err)
 	}
 	return nil
+}
+
+const insertAuditSQL = `INSERT INTO natsauth_audit_log (at, action, account, account_name, entry)
+			VALUES ($1, $2, $3, $4, $5)`
+
+// insertAudit inserts e within tx (the write it records).
+func insertAudit(ctx context.Context, tx pgx.Tx, e audit.Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("audit log: encode entry: %w", err)
+	}
+	_, err = tx.Exec(ctx, insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
+	return err
 }
 
 // Read returns the entries q selects, oldest first.

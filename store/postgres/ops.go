@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -79,27 +80,37 @@ func deref[T any](p *T) T {
 // the same (store.Unchanged). Writers serialize on one advisory lock, so
 // two writers never lose an update.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
-	return s.put(ctx, "put account ", rec, store.Decide)
+	return s.put(ctx, "put account ", rec, store.Decide, nil)
 }
 
 // Replace stores rec even when the stored JWT is newer (store.Replacer),
 // under the same advisory lock as PutIfNewer.
 func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
-	return s.put(ctx, "replace account ", rec, store.DecideReplace)
+	return s.put(ctx, "replace account ", rec, store.DecideReplace, nil)
 }
 
-type decideFunc func(store.Record, bool, store.Record) (store.Change, error)
+// PutAudited stores rec as decide rules and inserts the audit entry of the
+// change in the same transaction (store.AuditedWriter): one commit.
+func (s *Store) PutAudited(ctx context.Context, rec store.Record, decide store.DecideFunc,
+	entry func(store.Record, bool, store.Change) audit.Entry) (store.Change, error) {
+	return s.put(ctx, "put account ", rec, decide, entry)
+}
 
-func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide decideFunc) (store.Change, error) {
+type decideFunc = store.DecideFunc
+
+// auditEntry makes the audit entry of a change; nil for none.
+type auditEntry = func(store.Record, bool, store.Change) audit.Entry
+
+func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide decideFunc, entry auditEntry) (store.Change, error) {
 	op := verb + rec.Account
 	if s.isClosed() {
 		return store.Unchanged, fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
-	change, err := s.putTx(ctx, rec, decide)
+	change, err := s.putTx(ctx, rec, decide, entry)
 	for i := 0; i < retries && retryable(ctx, err); i++ {
 		// The connection broke. If the first attempt committed after all,
 		// this one finds the same JWT and reports Unchanged.
-		change, err = s.putTx(ctx, rec, decide)
+		change, err = s.putTx(ctx, rec, decide, entry)
 	}
 	if errors.Is(err, store.ErrStale) {
 		return store.Unchanged, err
@@ -113,7 +124,7 @@ func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide d
 	return change, nil
 }
 
-func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc) (store.Change, error) {
+func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc, entry auditEntry) (store.Change, error) {
 	var change store.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
@@ -137,7 +148,10 @@ WHERE account_id = $1`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, 
 (account_id, jwt, issued_at, jti, issuer, expires, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, now(), now())`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
 		}
-		return err
+		if err != nil || entry == nil {
+			return err
+		}
+		return insertAudit(ctx, tx, entry(old, exists, change))
 	})
 	return change, err
 }

@@ -69,9 +69,10 @@ type Store struct {
 }
 
 var (
-	_ store.Backend  = (*Store)(nil)
-	_ store.Watcher  = (*Store)(nil)
-	_ store.Replacer = (*Store)(nil)
+	_ store.Backend       = (*Store)(nil)
+	_ store.Watcher       = (*Store)(nil)
+	_ store.Replacer      = (*Store)(nil)
+	_ store.AuditedWriter = (*Store)(nil)
 )
 
 // Config configures a PostgreSQL store.
