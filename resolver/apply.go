@@ -136,19 +136,32 @@ func (r *Resolver) refresh(ctx context.Context, account, hint string) {
 	if s == nil || !isLoaded(s, account) {
 		return
 	}
+	// The JWT the event carries is what the store committed: enforce it
+	// at once (a revocation must not wait for a read), then read the store,
+	// which may hold a newer one by now, and measure the lag.
+	var early time.Time
+	if hint != "" && r.applyJWT(s, account, hint) {
+		early = time.Now()
+	}
 	gctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
 	rec, err := r.st.Get(gctx, account)
 	cancel()
 	switch {
 	case err == nil:
 		r.remember(account, rec.JWT)
+		if !early.IsZero() && rec.JWT == hint {
+			r.reportApplied(account, early, rec.UpdatedAt)
+			return
+		}
 		r.apply(s, account, rec.JWT, rec.UpdatedAt)
 	case errors.Is(err, store.ErrNotFound):
 		r.forget(account)
 		r.remove(account)
 	case hint != "":
 		r.storeError("get", err)
-		r.apply(s, account, hint, time.Time{})
+		if !early.IsZero() {
+			r.reportApplied(account, early, time.Time{})
+		}
 	default:
 		r.storeError("get", err)
 		r.log.Warn("read account to apply a change; it stays as loaded", "account", account, "error", err)
@@ -163,10 +176,29 @@ func isLoaded(s *server.Server, account string) bool {
 }
 
 // apply updates the loaded account to token unless it is not newer than
-// what the server runs. It never makes the server load an account.
+// what the server runs, and reports it with the lag since storedAt (zero
+// when unknown). It never makes the server load an account.
 func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.Time) {
+	if r.applyJWT(s, account, token) {
+		r.reportApplied(account, time.Now(), storedAt)
+	}
+}
+
+// reportApplied tells the Observer a JWT stored at storedAt (zero when
+// unknown) was applied at appliedAt.
+func (r *Resolver) reportApplied(account string, appliedAt, storedAt time.Time) {
+	var lag time.Duration
+	if !storedAt.IsZero() {
+		lag = max(appliedAt.Sub(storedAt), 0)
+	}
+	r.obs.Applied(account, lag)
+}
+
+// applyJWT updates the loaded account to token unless it is not newer than
+// what the server runs, and reports whether it did.
+func (r *Resolver) applyJWT(s *server.Server, account, token string) bool {
 	if r.opts.Policy == nil {
-		return // cannot check the issuer: the server reads it on its next fetch
+		return false // cannot check the issuer: the server reads it on its next fetch
 	}
 	// The store validated the JWT when it was written, by the writer's
 	// clock: applying it must not depend on this host's (a revocation must
@@ -174,13 +206,13 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	ac, err := r.opts.Policy.WithClockSkew(trust.NoClockCheck).CheckAccount(account, token)
 	if err != nil {
 		r.log.Error("refusing to apply an account JWT that fails validation", "account", account, "error", err)
-		return
+		return false
 	}
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	az, err := s.Accountz(&server.AccountzOptions{Account: account})
 	if err != nil || az.Account == nil {
-		return // not loaded: the next connect fetches the new JWT
+		return false // not loaded: the next connect fetches the new JWT
 	}
 	prev, ok := r.applied[account]
 	if !ok {
@@ -188,24 +220,20 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	}
 	switch {
 	case prev.jwt == token && !prev.removed:
-		return
+		return false
 	case !prev.removed && prev.iat > ac.IssuedAt && !r.fromTheFuture(prev.iat):
 		r.log.Warn("not applying an account JWT older than the one the server runs",
 			"account", account, "running_iat", prev.iat, "offered_iat", ac.IssuedAt)
-		return
+		return false
 	}
 	acc := loadedAccount(s, account)
 	if acc == nil {
-		return
+		return false
 	}
 	s.UpdateAccountClaims(acc, ac)
 	r.applied[account] = appliedJWT{jwt: token, iat: ac.IssuedAt}
-	var lag time.Duration
-	if !storedAt.IsZero() {
-		lag = max(time.Since(storedAt), 0)
-	}
-	r.obs.Applied(account, lag)
 	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+	return true
 }
 
 // fromTheFuture reports whether iat lies beyond now plus the policy's clock
