@@ -47,16 +47,6 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 const insertAuditSQL = `INSERT INTO natsauth_audit_log (at, action, account, account_name, entry)
 			VALUES ($1, $2, $3, $4, $5)`
 
-// insertAudit inserts e within tx (the write it records).
-func insertAudit(ctx context.Context, tx pgx.Tx, e audit.Entry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("audit log: encode entry: %w", err)
-	}
-	_, err = tx.Exec(ctx, insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
-	return err
-}
-
 // Read returns the entries q selects, oldest first.
 func (l auditLog) Read(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
 	const op = "audit log: read"

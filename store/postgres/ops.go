@@ -42,17 +42,24 @@ type querier interface {
 
 // get reads one row; forUpdate locks it for the enclosing transaction.
 func (s *Store) get(ctx context.Context, q querier, account string, forUpdate bool) (store.Record, error) {
-	sql := `SELECT jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts WHERE account_id = $1`
+	sql := selectRecordSQL
 	if forUpdate {
 		sql += " FOR UPDATE"
 	}
+	return scanRecord(q.QueryRow(ctx, sql, account), account)
+}
+
+const selectRecordSQL = `SELECT jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts WHERE account_id = $1`
+
+// scanRecord reads one row of selectRecordSQL.
+func scanRecord(row pgx.Row, account string) (store.Record, error) {
 	var (
 		rec      = store.Record{Account: account}
 		iat, exp *int64
 		jti, iss *string
 		updated  *time.Time
 	)
-	if err := q.QueryRow(ctx, sql, account).Scan(&rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
+	if err := row.Scan(&rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
 		return store.Record{}, err
 	}
 	// Rows written by other tools may lack the claim columns, or carry
@@ -124,36 +131,85 @@ func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide d
 	return change, nil
 }
 
-func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc, entry auditEntry) (store.Change, error) {
-	var change store.Change
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
-			return err
+// putTx runs one write in two round trips and one commit: BEGIN, the
+// write lock and the row read go in one batch; the decision is made here;
+// the write, its audit entry and COMMIT go in a second batch. Writers
+// serialize on one advisory lock, so none loses an update.
+func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc, entry auditEntry) (change store.Change, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return store.Unchanged, err
+	}
+	defer conn.Release()
+	open := false // a transaction is open on conn
+	defer func() {
+		if err != nil && open {
+			// Roll back even when ctx ended; a broken connection is
+			// dropped by the pool on release.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultConnectTimeout)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
 		}
-		old, err := s.get(ctx, tx, rec.Account, true)
-		exists := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+	}()
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	first.Queue("SELECT pg_advisory_xact_lock($1)", writeLockKey)
+	first.Queue(selectRecordSQL+" FOR UPDATE", rec.Account)
+	br := conn.SendBatch(ctx, first)
+	_, err = br.Exec()
+	open = err == nil
+	if err == nil {
+		_, err = br.Exec()
+	}
+	var (
+		old    store.Record
+		exists bool
+	)
+	if err == nil {
+		old, err = scanRecord(br.QueryRow(), rec.Account)
+		exists = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
 		}
-		change, err = decide(old, exists, rec)
-		if err != nil || change == store.Unchanged {
-			return err
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Unchanged, err
+	}
+	change, err = decide(old, exists, rec)
+	if err != nil || change == store.Unchanged {
+		if err == nil {
+			_, err = conn.Exec(ctx, "ROLLBACK")
+			open = err != nil
 		}
-		if exists {
-			_, err = tx.Exec(ctx, `UPDATE account_jwts
+		return change, err
+	}
+	second := &pgx.Batch{}
+	if exists {
+		second.Queue(`UPDATE account_jwts
 SET jwt = $2, issued_at = $3, jti = $4, issuer = $5, expires = $6, updated_at = now()
 WHERE account_id = $1`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
-		} else {
-			_, err = tx.Exec(ctx, `INSERT INTO account_jwts
+	} else {
+		second.Queue(`INSERT INTO account_jwts
 (account_id, jwt, issued_at, jti, issuer, expires, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, now(), now())`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
+	}
+	if entry != nil {
+		e := entry(old, exists, change)
+		b, err := json.Marshal(e)
+		if err != nil {
+			return store.Unchanged, fmt.Errorf("audit log: encode entry: %w", err)
 		}
-		if err != nil || entry == nil {
-			return err
-		}
-		return insertAudit(ctx, tx, entry(old, exists, change))
-	})
-	return change, err
+		second.Queue(insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
+	}
+	second.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, second).Close(); err != nil {
+		return store.Unchanged, err
+	}
+	open = false
+	return change, nil
 }
 
 // Delete removes account's JWT.
