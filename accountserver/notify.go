@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,4 +133,37 @@ func (s *Server) announceAll(ctx context.Context) {
 		}
 		s.announceOne(ctx, k, "")
 	}
+}
+
+// ConnectNotifier connects to NATS as the system-account user of creds for
+// a NATSNotifier. The NATS servers may not be up yet (a URL-resolver server
+// needs the account server to start), so the connection keeps retrying in
+// the background and announcements are buffered meanwhile.
+func ConnectNotifier(url, creds string, log *slog.Logger) (*nats.Conn, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := os.Stat(creds); err != nil {
+		return nil, fmt.Errorf("creds: %w", err)
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("natsauth account-server"),
+		nats.UserCredentials(creds),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ConnectHandler(func(c *nats.Conn) { log.Info("announcing on NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected from NATS; announcements are buffered", "err", err)
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("NATS error", "err", err)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", store.Redact(url), err)
+	}
+	return nc, nil
 }

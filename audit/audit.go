@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/natsauth/natsauth/internal/jsondiff"
 )
 
 // Actions recorded by natsauth. Other actions may be recorded too: Action
@@ -89,6 +91,9 @@ type Entry struct {
 	OldJTI      string `json:"old_jti,omitempty"`      // id of the JWT replaced (empty when created)
 	NewJTI      string `json:"new_jti,omitempty"`      // id of the JWT written (empty when deleted)
 	Detail      string `json:"detail,omitempty"`       // free text: what changed
+	// Changes are the claims that changed, field by field (iat, jti and
+	// the like left out). Claims are public; no seed or JWT is here.
+	Changes []jsondiff.Change `json:"changes,omitempty"`
 }
 
 // String renders an entry on one line for people.
@@ -103,6 +108,13 @@ func (e Entry) String() string {
 	}
 	if e.Detail != "" {
 		fmt.Fprintf(&b, " (%s)", e.Detail)
+	}
+	if len(e.Changes) > 0 {
+		parts := make([]string, len(e.Changes))
+		for i, c := range e.Changes {
+			parts[i] = c.String()
+		}
+		fmt.Fprintf(&b, " [%s]", strings.Join(parts, "; "))
 	}
 	if e.OldJTI != "" || e.NewJTI != "" {
 		fmt.Fprintf(&b, " jti %s→%s", dash(e.OldJTI), dash(e.NewJTI))

@@ -10,162 +10,29 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// AccountEdit sets account limits. A nil field leaves that limit as it is,
-// so editing one limit never resets another. -1 means unlimited.
-type AccountEdit struct {
-	Conns     *int64 // max client connections
-	LeafConns *int64 // max leaf node connections
-	Data      *int64 // max data in flight, bytes
-	Exports   *int64 // max exports
-	Imports   *int64 // max imports
-	Payload   *int64 // max message payload, bytes
-	Subs      *int64 // max subscriptions
-
-	// JetStream (global tier). JetStream is enabled for the account when
-	// memory or disk storage is non-zero; 0 disables, -1 is unlimited.
-	JSMemStorage  *int64 // bytes
-	JSDiskStorage *int64 // bytes
-	JSStreams     *int64
-	JSConsumer    *int64
-
-	// AddSigningKeys adds account signing keys: an account public key
-	// (its seed stays wherever it is), or "" to generate one whose seed
-	// is kept in the keystore. New users are signed with a generated key.
-	AddSigningKeys []string
-	// RemoveSigningKeys removes signing keys by public key or by the role
-	// of a scoped key, and deletes their seeds. A key that still signs
-	// users of the home is refused (rotate it instead).
-	RemoveSigningKeys []string
-}
-
-// Int64 returns a pointer to v, for the fields of AccountEdit.
-func Int64(v int64) *int64 { return &v }
-
-type limitField struct {
-	name string
-	v    *int64
-}
-
-func (e AccountEdit) fields() []limitField {
-	return []limitField{
-		{"max-connections", e.Conns}, {"max-leafnodes", e.LeafConns}, {"max-data", e.Data},
-		{"max-exports", e.Exports}, {"max-imports", e.Imports}, {"max-payload", e.Payload},
-		{"max-subscriptions", e.Subs}, {"js-mem-storage", e.JSMemStorage},
-		{"js-disk-storage", e.JSDiskStorage}, {"js-streams", e.JSStreams}, {"js-consumer", e.JSConsumer},
-	}
-}
-
-// IsZero reports whether the edit changes nothing.
-func (e AccountEdit) IsZero() bool {
-	if len(e.AddSigningKeys)+len(e.RemoveSigningKeys) > 0 {
-		return false
-	}
-	return e.LimitsZero()
-}
-
-// LimitsZero reports whether the edit changes no limit.
-func (e AccountEdit) LimitsZero() bool {
-	for _, f := range e.fields() {
-		if f.v != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// Check reports every invalid value of the edit without looking at a
-// home; AddAccount and EditAccount run the same checks and more.
-func (e AccountEdit) Check() error {
-	p := newProblems("account limits")
-	e.check(p)
-	return p.err()
-}
-
-func (e AccountEdit) setsJetStream() bool {
-	return e.JSMemStorage != nil || e.JSDiskStorage != nil || e.JSStreams != nil || e.JSConsumer != nil
-}
-
-// check adds a problem for every invalid value.
-func (e AccountEdit) check(p *problems) {
-	for _, f := range e.fields() {
-		if f.v != nil && *f.v < -1 {
-			p.add("%s %d is invalid: use a value of 0 or more, or -1 for unlimited", f.name, *f.v)
-		}
-	}
-	seen := map[string]bool{}
-	for _, k := range e.AddSigningKeys {
-		switch {
-		case strings.HasPrefix(k, "SA"):
-			p.add("signing key: that is an account seed; give its public key, or generate one")
-		case k != "" && !nkeys.IsValidPublicAccountKey(k):
-			p.add("signing key %.60q is not an account public key (A...)", k)
-		case k != "" && seen[k]:
-			p.add("signing key %s is given twice", k)
-		}
-		seen[k] = true
-	}
-}
-
-// checkAgainst adds problems that depend on the account being edited.
-func (e AccountEdit) checkAgainst(p *problems, acc *AccountInfo) {
-	if acc.System {
-		for _, f := range []limitField{{"js-mem-storage", e.JSMemStorage}, {"js-disk-storage", e.JSDiskStorage}} {
-			if f.v != nil && *f.v != 0 {
-				p.add("%s: the system account cannot have JetStream enabled", f.name)
-			}
-		}
-	}
-	if e.setsJetStream() && len(acc.Claims.Limits.JetStreamTieredLimits) > 0 {
-		p.add("account %s has tiered JetStream limits (%s); natsauth edits only the global tier — remove them with nsc first",
-			acc.Name, strings.Join(sortedKeys(acc.Claims.Limits.JetStreamTieredLimits), ", "))
-	}
-}
-
-func jsLimitsSet(l *jwt.JetStreamLimits) bool {
-	return l.MemoryStorage != 0 || l.DiskStorage != 0 || l.Streams != 0 ||
-		l.Consumer != 0 || l.MaxAckPending != 0 || l.MemoryMaxStreamBytes != 0 ||
-		l.DiskMaxStreamBytes != 0 || l.MaxBytesRequired
-}
-
-// apply writes the set fields into ac.
-func (e AccountEdit) apply(ac *jwt.AccountClaims) {
-	set := func(dst *int64, v *int64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&ac.Limits.Conn, e.Conns)
-	set(&ac.Limits.LeafNodeConn, e.LeafConns)
-	set(&ac.Limits.Data, e.Data)
-	set(&ac.Limits.Exports, e.Exports)
-	set(&ac.Limits.Imports, e.Imports)
-	set(&ac.Limits.Payload, e.Payload)
-	set(&ac.Limits.Subs, e.Subs)
-	if e.setsJetStream() {
-		js := &ac.Limits.JetStreamLimits
-		if !jsLimitsSet(js) {
-			// First JetStream limits of the account: what nsc writes for
-			// the limits not given (unlimited).
-			js.Streams, js.Consumer, js.MaxAckPending = -1, -1, -1
-			js.MemoryMaxStreamBytes, js.DiskMaxStreamBytes = -1, -1
-		}
-		set(&js.MemoryStorage, e.JSMemStorage)
-		set(&js.DiskStorage, e.JSDiskStorage)
-		set(&js.Streams, e.JSStreams)
-		set(&js.Consumer, e.JSConsumer)
-	}
-}
-
 // AddAccount creates an account signed by the operator signing key, with
-// the limits of e applied to nsc's defaults (unlimited, JetStream off).
+// the settings of e applied to nsc's defaults (unlimited, JetStream off).
 func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
+	return h.AddAccountWith(name, e, AccountIssue{})
+}
+
+// AddAccountWith creates an account as AddAccount does, keyed as o says.
+func (h *Home) AddAccountWith(name string, e AccountEdit, o AccountIssue) (*AccountInfo, error) {
 	p := newProblems("add account %s", name)
 	if err := CheckName("account", name); err != nil {
 		p.add("%v", err)
 	}
 	e.check(p)
-	if len(e.RemoveSigningKeys) > 0 {
-		p.add("a new account has no signing keys to remove")
+	if len(e.RemoveSigningKeys) > 0 || len(e.RemoveTags) > 0 || e.DefaultPermissions.removes() ||
+		e.RemoveJSTier != nil || e.JSDisable {
+		p.add("a new account has no signing keys, tags, permissions or JetStream tiers to remove")
+	}
+	if o.PublicKey != "" && !nkeys.IsValidPublicAccountKey(o.PublicKey) {
+		if strings.HasPrefix(o.PublicKey, "SA") {
+			p.add("public key: that is an account seed; give the public key (A...) and keep the seed where it is")
+		} else {
+			p.add("public key %.60q is not an account public key (A...)", o.PublicKey)
+		}
 	}
 	unlock, err := h.lock(true)
 	if err != nil {
@@ -184,6 +51,12 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 				p.addKind(ErrExists, "account %q differs only in case from the existing account %q", name, a.Name)
 			}
 		}
+		if o.PublicKey != "" && a.Pub == o.PublicKey {
+			p.addKind(ErrExists, "public key %s is already the key of account %s", o.PublicKey, a.Name)
+		}
+	}
+	if o.PublicKey != "" && o.PublicKey == h.opClaims.SystemAccount {
+		p.addKind(ErrExists, "public key %s is the operator's system account", o.PublicKey)
 	}
 	signer, err := h.OperatorSigner()
 	p.addErr(err)
@@ -191,28 +64,38 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 		return nil, err
 	}
 
-	kp, err := nkeys.CreateAccount()
-	if err != nil {
-		return nil, fmt.Errorf("add account %s: create key: %w", name, err)
+	var kp nkeys.KeyPair
+	pub := o.PublicKey
+	if pub == "" {
+		if kp, err = nkeys.CreateAccount(); err != nil {
+			return nil, fmt.Errorf("add account %s: create key: %w", name, err)
+		}
+		pub = pubKey(kp)
 	}
 	var t txn
 	sks, err := h.stageNewSigningKeys(&t, e.AddSigningKeys)
 	if err != nil {
 		return nil, fmt.Errorf("add account %s: %w", name, err)
 	}
-	ac := jwt.NewAccountClaims(pubKey(kp))
+	ac := jwt.NewAccountClaims(pub)
 	ac.Name = name
 	e.apply(ac)
 	for _, k := range sks {
 		ac.SigningKeys.Add(k)
+	}
+	checkAccountClaims(p, ac)
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 	info, err := h.signAccount(ac, signer, 0)
 	if err != nil {
 		return nil, fmt.Errorf("add account %s: %w", name, err)
 	}
 	info.Name = name
-	if _, err := h.stageKey(&t, kp); err != nil {
-		return nil, fmt.Errorf("add account %s: %w", name, err)
+	if kp != nil {
+		if _, err := h.stageKey(&t, kp); err != nil {
+			return nil, fmt.Errorf("add account %s: %w", name, err)
+		}
 	}
 	t.put(h.accountJWTPath(name), []byte(info.JWT))
 	if err := t.commit(); err != nil {
@@ -226,7 +109,7 @@ func (h *Home) AddAccount(name string, e AccountEdit) (*AccountInfo, error) {
 func (h *Home) EditAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	p := newProblems("edit account %s", name)
 	if e.IsZero() {
-		p.add("nothing to change: give at least one limit or signing key")
+		p.add("nothing to change: give at least one setting, limit or signing key")
 	}
 	e.check(p)
 	unlock, err := h.lock(true)
@@ -238,11 +121,25 @@ func (h *Home) EditAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	p.addErr(err)
 	var removed []string
 	if acc != nil {
-		e.checkAgainst(p, acc)
+		users, err := h.listUsers(acc)
+		p.addErr(err)
+		e.checkAgainst(p, acc, users)
 		removed = h.checkSigningKeyEdit(p, acc, e)
 	}
 	signer, err := h.OperatorSigner()
 	p.addErr(err)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	ac, err := jwt.DecodeAccountClaims(acc.JWT)
+	if err != nil {
+		return nil, fmt.Errorf("edit account %s: %w", name, err)
+	}
+	e.apply(ac)
+	for _, k := range removed {
+		ac.SigningKeys.Remove(k)
+	}
+	checkAccountClaims(p, ac)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -251,15 +148,10 @@ func (h *Home) EditAccount(name string, e AccountEdit) (*AccountInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edit account %s: %w", name, err)
 	}
-	info, err := h.stageResignAccount(&t, acc, signer, func(ac *jwt.AccountClaims) {
-		e.apply(ac)
-		for _, k := range removed {
-			ac.SigningKeys.Remove(k)
-		}
-		for _, k := range added {
-			ac.SigningKeys.Add(k)
-		}
-	})
+	for _, k := range added {
+		ac.SigningKeys.Add(k)
+	}
+	info, err := h.stageAccountClaims(&t, acc, ac, signer)
 	if err != nil {
 		return nil, fmt.Errorf("edit account %s: %w", name, err)
 	}

@@ -108,3 +108,29 @@ func (p *problems) err() error {
 	}
 	return &ValidationError{Op: p.op, Problems: p.list, kinds: p.kinds}
 }
+
+// Problems collects every problem with the input of one operation, so that
+// one run reports them all. Front doors use it for their own input (flags,
+// form fields) and add the authority's errors to it: a *ValidationError is
+// unpacked into its problems, keeping its kinds (ErrExists, ErrNotFound).
+type Problems struct{ p problems }
+
+// NewProblems starts a collection for the operation named by format.
+func NewProblems(format string, args ...any) *Problems {
+	return &Problems{p: problems{op: fmt.Sprintf(format, args...)}}
+}
+
+// Add records one problem.
+func (p *Problems) Add(format string, args ...any) { p.p.add(format, args...) }
+
+// AddErr records err (nil is ignored).
+func (p *Problems) AddErr(err error) { p.p.addErr(err) }
+
+// SetOp renames the operation, e.g. once its object is known.
+func (p *Problems) SetOp(format string, args ...any) { p.p.op = fmt.Sprintf(format, args...) }
+
+// Len is the number of problems recorded.
+func (p *Problems) Len() int { return len(p.p.list) }
+
+// Err returns the problems as a *ValidationError, or nil when there are none.
+func (p *Problems) Err() error { return p.p.err() }

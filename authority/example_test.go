@@ -56,3 +56,43 @@ func Example() {
 	// creds: -----BEGIN NATS USER JWT-----
 	// bad: allow-pub: subject "orders..x" has an empty token (a leading, trailing or doubled '.')
 }
+
+// Sharing a private service between accounts: the exporter adds the
+// export and signs an activation token for the importer, which imports the
+// service under a local subject. An import nothing exports is refused
+// before anything is written.
+func ExampleHome_AddImport() {
+	dir, err := os.MkdirTemp("", "natsauth-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	h, err := authority.Init(filepath.Join(dir, "home"), "MyOperator")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"Orders", "Shop"} {
+		if _, err := h.AddAccount(name, authority.AccountEdit{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if _, err := h.AddExport("Orders", authority.ExportSpec{Subject: "orders.status.*", Service: true, Private: true}); err != nil {
+		log.Fatal(err)
+	}
+	act, err := h.GenerateActivation("Orders", authority.ActivationSpec{Target: "Shop", Subject: "orders.status.*"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	shop, err := h.AddImport("Shop", authority.ImportSpec{Token: act.Token, LocalSubject: "status.*"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	im := shop.Claims.Imports[0]
+	fmt.Printf("Shop imports %s %q as %q\n", im.Type, im.Subject, im.LocalSubject)
+
+	_, err = h.AddImport("Shop", authority.ImportSpec{Account: "Orders", Subject: "orders.cancel", Service: true})
+	fmt.Println(strings.TrimPrefix(err.Error(), "add import orders.cancel to account Shop: "))
+	// Output:
+	// Shop imports service "orders.status.*" as "status.*"
+	// account Orders has no service export covering "orders.cancel" (its service exports: "orders.status.*")
+}

@@ -24,6 +24,7 @@
 package authority
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,6 +167,43 @@ func (h *Home) lock(exclusive bool) (func(), error) {
 	if err := lockFile(f, exclusive); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock home %s: %w", h.dir, err)
+	}
+	return func() {
+		_ = unlockFile(f)
+		_ = f.Close()
+	}, nil
+}
+
+// changeLockFileName is the lock a whole change holds (see LockChanges).
+const changeLockFileName = ".natsauth.change.lock"
+
+// LockChanges takes the home's change lock, which a caller holds around a
+// whole change — reading the state before it, the authority writes (each
+// of which also takes the home's own lock), recording it and publishing it
+// — so that changes made by several processes or goroutines (the CLI, a
+// console, an apply) never interleave. It blocks until the lock is free or
+// ctx ends, and returns the function that releases it.
+func (h *Home) LockChanges(ctx context.Context) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(h.dir, changeLockFileName), os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("lock home %s: %w", h.dir, err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- lockFile(f, true) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock home %s: %w", h.dir, err)
+		}
+	case <-ctx.Done():
+		go func() {
+			if <-got == nil {
+				_ = unlockFile(f)
+			}
+			f.Close()
+		}()
+		return nil, fmt.Errorf("lock home %s: another change is in progress: %w", h.dir, ctx.Err())
 	}
 	return func() {
 		_ = unlockFile(f)

@@ -113,12 +113,10 @@ func (h *Home) AddUserWith(account, name string, e UserEdit, o UserIssue) (*User
 // scoped signing key: nats-server refuses such a user; the key's template
 // is what applies.
 func checkScopedEdit(p *problems, e UserEdit, scope *jwt.UserScope) {
-	if len(e.AllowPub)+len(e.AllowSub)+len(e.AllowPubSub)+len(e.DenyPub)+len(e.DenySub)+len(e.DenyPubSub)+
-		len(e.Remove)+len(e.Src)+len(e.RemoveSrc) > 0 || e.RespMax != nil || e.RespTTL != nil || e.RemoveResp ||
-		(e.Bearer != nil && *e.Bearer) {
+	if !e.perms().IsZero() || len(e.Src)+len(e.RemoveSrc) > 0 || (e.Bearer != nil && *e.Bearer) || !e.limitsZero() {
 		p.add("the user is signed by the scoped signing key %s (role %q), whose template sets its permissions and limits; "+
-			"give no permission, response, bearer or source-network flags, or change the role with natsauth edit signing-key",
-			scope.Key, scope.Role)
+			"give no permission, response, bearer, source-network, limit, connection-type or time flags, "+
+			"or change the role with natsauth edit signing-key", scope.Key, scope.Role)
 	}
 }
 

@@ -95,3 +95,10 @@ func CheckName(kind, name string) error {
 func (h *Home) pruneKey(pub string) prune {
 	return prune{filepath.Dir(h.keyPath(pub)), filepath.Join(h.keystoreDir(), keysSubDir)}
 }
+
+// AccountsDir is the directory holding one directory per account
+// (stores/<Op>/accounts), which a running node watches for changes.
+func (h *Home) AccountsDir() string { return h.accountsDir() }
+
+// AccountJWTPath is the file holding the named account's JWT.
+func (h *Home) AccountJWTPath(name string) string { return h.accountJWTPath(name) }

@@ -264,6 +264,12 @@ func (h *Home) stageResignAccount(t *txn, acc *AccountInfo, signer nkeys.KeyPair
 		return nil, fmt.Errorf("account %s: %w", acc.Name, err)
 	}
 	mod(ac)
+	return h.stageAccountClaims(t, acc, ac, signer)
+}
+
+// stageAccountClaims signs ac, the new claims of acc, with signer (iat not
+// before acc's) and schedules writing the account JWT.
+func (h *Home) stageAccountClaims(t *txn, acc *AccountInfo, ac *jwt.AccountClaims, signer nkeys.KeyPair) (*AccountInfo, error) {
 	info, err := h.signAccount(ac, signer, acc.Claims.IssuedAt)
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", acc.Name, err)
@@ -271,6 +277,22 @@ func (h *Home) stageResignAccount(t *txn, acc *AccountInfo, signer nkeys.KeyPair
 	info.Name = acc.Name
 	t.put(h.accountJWTPath(acc.Name), []byte(info.JWT))
 	return info, nil
+}
+
+// checkAccountClaims adds the blocking problems jwt finds in ac (time
+// checks excepted: callers check times themselves).
+func checkAccountClaims(p *problems, ac *jwt.AccountClaims) {
+	if ac.Trace != nil {
+		// Validate fills in a zero sampling; keep the JWT as nsc writes it.
+		defer func(s int) { ac.Trace.Sampling = s }(ac.Trace.Sampling)
+	}
+	vr := jwt.CreateValidationResults()
+	ac.Validate(vr)
+	for _, is := range vr.Issues {
+		if is.Blocking && !is.TimeCheck {
+			p.add("%s", is.Description)
+		}
+	}
 }
 
 // AddAccountSigningKey adds a signing key to an account and re-signs it
@@ -422,7 +444,7 @@ func (h *Home) EditSigningKey(account, key string, e SigningKeyEdit) (*AccountIn
 	p.addErr(err)
 	var pub string
 	var scope *jwt.UserScope
-	var src []string
+	var src userNorm
 	if acc != nil {
 		pub = findSigningKey(p, acc, key)
 		if pub != "" {

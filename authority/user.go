@@ -33,7 +33,9 @@ type UserEdit struct {
 	// RemoveResp drops the response permission (edit only).
 	RemoveResp bool
 
-	Expires *time.Time // the zero time means never
+	// Expires must be in the future and after the start; the zero time
+	// means never.
+	Expires *time.Time
 	Start   *time.Time // the zero time means immediately
 	Bearer  *bool      // bearer token: no nonce signature needed to connect
 
@@ -41,13 +43,38 @@ type UserEdit struct {
 	RemoveSrc  []string
 	Tags       []string
 	RemoveTags []string
+
+	// Per-user limits (nsc's --subs, --data, --payload): -1 is unlimited.
+	Subs    *int64 // subscriptions
+	Data    *int64 // bytes in flight
+	Payload *int64 // message payload, bytes
+
+	// ConnTypes allows only these connection types (STANDARD, WEBSOCKET,
+	// LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS, IN_PROCESS; any case). A user
+	// with none may connect with any type. RemoveConnTypes takes some away.
+	ConnTypes       []string
+	RemoveConnTypes []string
+	// Times adds connect-time windows "hh:mm:ss-hh:mm:ss" (nsc's --time):
+	// outside every window the user cannot connect, and a connection open
+	// when its window closes is closed. RemoveTimes removes windows by
+	// their start "hh:mm:ss". Locale is the IANA time zone the windows are
+	// read in ("" is the server's local time).
+	Times       []string
+	RemoveTimes []string
+	Locale      *string
+}
+
+// perms returns the permission part of the edit.
+func (e UserEdit) perms() PermissionEdit {
+	return PermissionEdit{AllowPub: e.AllowPub, AllowSub: e.AllowSub, AllowPubSub: e.AllowPubSub,
+		DenyPub: e.DenyPub, DenySub: e.DenySub, DenyPubSub: e.DenyPubSub, Remove: e.Remove,
+		RespMax: e.RespMax, RespTTL: e.RespTTL, RemoveResp: e.RemoveResp}
 }
 
 // IsZero reports whether the edit changes nothing.
 func (e UserEdit) IsZero() bool {
-	return len(e.AllowPub)+len(e.AllowSub)+len(e.AllowPubSub)+len(e.DenyPub)+len(e.DenySub)+
-		len(e.DenyPubSub)+len(e.Remove)+len(e.Src)+len(e.RemoveSrc)+len(e.Tags)+len(e.RemoveTags) == 0 &&
-		e.RespMax == nil && e.RespTTL == nil && !e.RemoveResp && e.Expires == nil && e.Start == nil && e.Bearer == nil
+	return e.perms().IsZero() && len(e.Src)+len(e.RemoveSrc)+len(e.Tags)+len(e.RemoveTags) == 0 &&
+		e.Expires == nil && e.Start == nil && e.Bearer == nil && e.limitsZero()
 }
 
 // Check reports every problem with the edit's own values (subjects,
@@ -62,34 +89,23 @@ func (e UserEdit) Check() error {
 // Bool returns a pointer to v, for UserEdit.Bearer.
 func Bool(v bool) *bool { return &v }
 
+// userNorm holds the normalized values of a checked UserEdit.
+type userNorm struct {
+	src   []string        // source networks in CIDR form
+	conns []string        // connection types, upper case
+	times []jwt.TimeRange // connect-time windows
+}
+
 // check adds a problem for every invalid value. edit says whether a user
 // is edited; cur is that user when it was found. It returns the normalized
-// source networks.
-func (e UserEdit) check(p *problems, cur *jwt.UserClaims, edit bool) []string {
-	for _, l := range []struct {
-		name  string
-		subs  []string
-		queue bool
-	}{
-		{"allow-pub", e.AllowPub, false}, {"allow-sub", e.AllowSub, true},
-		{"allow-pubsub", e.AllowPubSub, false}, {"deny-pub", e.DenyPub, false},
-		{"deny-sub", e.DenySub, true}, {"deny-pubsub", e.DenyPubSub, false},
-	} {
-		for _, s := range l.subs {
-			if err := checkPermissionSubject(s, l.queue); err != nil {
-				p.add("%s: %v", l.name, err)
-			}
-		}
+// values apply needs.
+func (e UserEdit) check(p *problems, cur *jwt.UserClaims, edit bool) userNorm {
+	var curPerms *jwt.Permissions
+	owner := ""
+	if cur != nil {
+		curPerms, owner = &cur.Permissions, "user "+cur.Name
 	}
-	if e.RespMax != nil && *e.RespMax < 1 && *e.RespMax != -1 {
-		p.add("allow-pub-response %d is invalid: give the number of responses allowed per request (1 or more, -1 for unlimited)", *e.RespMax)
-	}
-	if e.RespTTL != nil && *e.RespTTL < 0 {
-		p.add("response-ttl %v is negative", *e.RespTTL)
-	}
-	if e.RemoveResp && (e.RespMax != nil || e.RespTTL != nil) {
-		p.add("removing the response permission conflicts with setting allow-pub-response or response-ttl")
-	}
+	e.perms().check(p, curPerms, owner)
 	start, expires := int64(0), int64(0)
 	if cur != nil {
 		start, expires = cur.NotBefore, cur.Expires
@@ -99,47 +115,40 @@ func (e UserEdit) check(p *problems, cur *jwt.UserClaims, edit bool) []string {
 	}
 	if e.Expires != nil {
 		expires = unixOrZero(*e.Expires)
+		checkNotPast(p, "expiry", *e.Expires)
 	}
 	if start != 0 && expires != 0 && expires <= start {
 		p.add("expiry %s is not after start %s", time.Unix(expires, 0).UTC().Format(time.RFC3339),
 			time.Unix(start, 0).UTC().Format(time.RFC3339))
 	}
-	var src []string
+	var n userNorm
 	for _, s := range e.Src {
-		n, err := normalizeNetwork(s)
+		c, err := normalizeNetwork(s)
 		if err != nil {
 			p.add("source-network: %v", err)
 			continue
 		}
-		src = append(src, n)
+		n.src = append(n.src, c)
 	}
 	for _, t := range e.Tags {
 		if err := checkTag(t); err != nil {
 			p.add("tag: %v", err)
 		}
 	}
-	if !edit && (len(e.Remove) > 0 || e.RemoveResp || len(e.RemoveSrc) > 0 || len(e.RemoveTags) > 0) {
-		p.add("removing permissions, networks or tags applies only when editing a user")
+	n.conns, n.times = e.checkLimits(p, cur)
+	if !edit && (e.perms().removes() || len(e.RemoveSrc) > 0 || len(e.RemoveTags) > 0 ||
+		len(e.RemoveConnTypes) > 0 || len(e.RemoveTimes) > 0) {
+		p.add("removing permissions, networks, tags, connection types or time windows applies only when editing a user")
 	}
 	if cur == nil {
-		return src
-	}
-	perms := cur.Permissions
-	for _, s := range e.Remove {
-		if !perms.Pub.Allow.Contains(s) && !perms.Pub.Deny.Contains(s) &&
-			!perms.Sub.Allow.Contains(s) && !perms.Sub.Deny.Contains(s) {
-			p.add("rm: user %s has no permission %q", cur.Name, s)
-		}
-	}
-	if e.RemoveResp && perms.Resp == nil {
-		p.add("rm-response-perms: user %s has no response permission", cur.Name)
+		return n
 	}
 	for _, s := range e.RemoveSrc {
-		n, err := normalizeNetwork(s)
+		c, err := normalizeNetwork(s)
 		if err != nil {
-			n = s
+			c = s
 		}
-		if !cur.Src.Contains(n) && !cur.Src.Contains(s) {
+		if !cur.Src.Contains(c) && !cur.Src.Contains(s) {
 			p.add("rm-source-network: user %s has no source network %q", cur.Name, s)
 		}
 	}
@@ -148,7 +157,15 @@ func (e UserEdit) check(p *problems, cur *jwt.UserClaims, edit bool) []string {
 			p.add("rm-tag: user %s has no tag %q", cur.Name, t)
 		}
 	}
-	return src
+	return n
+}
+
+// checkNotPast refuses a time that is already over: a JWT born expired
+// (nsc accepts `--expiry -5d`; natsauth does not).
+func checkNotPast(p *problems, what string, t time.Time) {
+	if !t.IsZero() && !t.After(time.Now()) {
+		p.add("%s %s is in the past: give a future time, or 0 for never", what, t.UTC().Format(time.RFC3339))
+	}
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -197,38 +214,8 @@ func checkTag(t string) error {
 
 // apply writes the edit into uc, the way nsc does: additions, then
 // removals, lists sorted.
-func (e UserEdit) apply(uc *jwt.UserClaims, src []string) {
-	perms := &uc.Permissions
-	if e.RemoveResp {
-		perms.Resp = nil
-	}
-	if e.RespMax != nil {
-		if perms.Resp == nil {
-			perms.Resp = &jwt.ResponsePermission{}
-		}
-		perms.Resp.MaxMsgs = *e.RespMax
-	}
-	if e.RespTTL != nil {
-		if perms.Resp == nil {
-			perms.Resp = &jwt.ResponsePermission{}
-		}
-		perms.Resp.Expires = *e.RespTTL
-	}
-	perms.Pub.Allow.Add(e.AllowPub...)
-	perms.Pub.Allow.Add(e.AllowPubSub...)
-	perms.Pub.Deny.Add(e.DenyPub...)
-	perms.Pub.Deny.Add(e.DenyPubSub...)
-	perms.Sub.Allow.Add(e.AllowSub...)
-	perms.Sub.Allow.Add(e.AllowPubSub...)
-	perms.Sub.Deny.Add(e.DenySub...)
-	perms.Sub.Deny.Add(e.DenyPubSub...)
-	for _, l := range []*jwt.StringList{&perms.Pub.Allow, &perms.Pub.Deny, &perms.Sub.Allow, &perms.Sub.Deny} {
-		l.Remove(e.Remove...)
-		if len(*l) == 0 {
-			*l = nil
-		}
-		sort.Strings(*l)
-	}
+func (e UserEdit) apply(uc *jwt.UserClaims, n userNorm) {
+	e.perms().apply(&uc.Permissions)
 	if e.Start != nil {
 		uc.NotBefore = unixOrZero(*e.Start)
 	}
@@ -238,16 +225,17 @@ func (e UserEdit) apply(uc *jwt.UserClaims, src []string) {
 	if e.Bearer != nil {
 		uc.BearerToken = *e.Bearer
 	}
-	uc.Src.Add(src...)
+	uc.Src.Add(n.src...)
 	for _, s := range e.RemoveSrc {
-		if n, err := normalizeNetwork(s); err == nil {
-			uc.Src.Remove(n)
+		if c, err := normalizeNetwork(s); err == nil {
+			uc.Src.Remove(c)
 		}
 		uc.Src.Remove(s)
 	}
 	uc.Tags.Add(e.Tags...)
 	uc.Tags.Remove(e.RemoveTags...)
 	sort.Strings(uc.Tags)
+	e.applyLimits(&uc.UserPermissionLimits, n)
 }
 
 // checkUserClaims reports the blocking problems jwt finds in uc (time

@@ -82,7 +82,7 @@ func startStock(tb testing.TB, f *fixture) string {
 
 // startNatsauth runs a natsauth node over storeURL ("" = SQLite in a temp
 // dir, the embedded default) seeded with the fixture's accounts.
-func startNatsauth(tb testing.TB, f *fixture, storeURL string) *node.Node {
+func startNatsauth(tb testing.TB, f *fixture, storeURL string, tweak ...func(*server.Options)) *node.Node {
 	tb.Helper()
 	if storeURL == "" {
 		storeURL = "sqlite://" + filepath.Join(tb.TempDir(), "accounts.db")
@@ -100,6 +100,9 @@ func startNatsauth(tb testing.TB, f *fixture, storeURL string) *node.Node {
 	n, err := node.New(ctx, cfg)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, t := range tweak {
+		t(n.Options())
 	}
 	if err := n.Start(ctx); err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -274,4 +275,27 @@ func (c *Client) gather(ctx context.Context, op, subject string, data []byte, ea
 			errs = append(errs, fmt.Errorf("%s: %w", op, err))
 		}
 	}
+}
+
+// CheckNATSURL reports whether s is a NATS URL a claims Client can be
+// connected to: nats, tls, ws or wss with a host.
+func CheckNATSURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("server %q: not a URL (nats://host:4222)", redactRaw(s))
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+		return nil
+	}
+	return fmt.Errorf("server %s: scheme %q is not a NATS scheme (nats, tls, ws, wss); use an account server for http(s)",
+		redact(u), u.Scheme)
+}
+
+func redactRaw(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable url>"
+	}
+	return redact(u)
 }

@@ -82,7 +82,9 @@ func unsafeHome(t *testing.T, now time.Time) *authority.Home {
 	mustUser(t, h, "A", "open", authority.UserEdit{})
 	mustUser(t, h, "A", "bearer", authority.UserEdit{AllowPubSub: []string{"b.>"}, Bearer: ptr(true), Expires: ptr(now.Add(90 * 24 * time.Hour))})
 	mustUser(t, h, "A", "soon", authority.UserEdit{AllowPubSub: []string{"s.>"}, Expires: ptr(now.Add(10 * 24 * time.Hour))})
-	mustUser(t, h, "A", "gone", authority.UserEdit{AllowPubSub: []string{"g.>"}, Expires: ptr(now.Add(-time.Hour))})
+	// Born expired is refused: gone expires an hour after now, and the
+	// checks run two hours after it (see doctorClock).
+	mustUser(t, h, "A", "gone", authority.UserEdit{AllowPubSub: []string{"g.>"}, Expires: ptr(now.Add(time.Hour))})
 	// A scoped key whose template allows everything.
 	if _, sk, err := h.AddAccountSigningKey("B", ""); err != nil {
 		t.Fatal(err)
@@ -129,9 +131,14 @@ func unsafeHome(t *testing.T, now time.Time) *authority.Home {
 	return h
 }
 
+// doctorClock is the time the checks of an unsafeHome built at now run:
+// after user gone expired.
+func doctorClock(now time.Time) time.Time { return now.Add(2 * time.Hour) }
+
 func TestUnsafeHomeFlagsEachCase(t *testing.T) {
-	now := time.Now()
-	h := unsafeHome(t, now)
+	built := time.Now()
+	h := unsafeHome(t, built)
+	now := doctorClock(built)
 	fs, err := CheckHome(h, Options{Now: func() time.Time { return now }, Command: "natsauth"})
 	if err != nil {
 		t.Fatal(err)

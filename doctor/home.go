@@ -84,6 +84,9 @@ func CheckHome(h *authority.Home, o Options) ([]Finding, error) {
 		}
 		c.account(&accs[i], users)
 	}
+	if err := c.imports(); err != nil {
+		return nil, err
+	}
 	if err := c.files(); err != nil {
 		return nil, err
 	}

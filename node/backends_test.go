@@ -26,7 +26,7 @@ func TestNodeMemoryResolverPreload(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := f.config(t)
-	cfg.Flags, cfg.ConfigFile, cfg.DefaultStoreURL = ServerFlags{}, confPath, ""
+	cfg.Flags, cfg.ConfigFile, cfg.StoreURL = ServerFlags{}, confPath, ""
 	n := startNode(t, cfg)
 	if got, want := n.StoreURL(), "mem://"; got != want {
 		t.Fatalf("store = %q, want %q", got, want)
@@ -60,7 +60,7 @@ func TestNodeURLResolverThroughAccountServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := f.config(t)
-	cfg.Flags, cfg.ConfigFile = ServerFlags{}, confPath
+	cfg.Flags, cfg.ConfigFile, cfg.StoreURL = ServerFlags{}, confPath, ""
 	n := startNode(t, cfg)
 	if got, want := n.StoreURL(), hs.URL+"/jwt/v1/accounts/"; got != want {
 		t.Fatalf("store = %q, want %q", got, want)

@@ -23,6 +23,7 @@ import (
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/metrics"
 	"github.com/natsauth/natsauth/resolver"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -47,10 +48,14 @@ type Config struct {
 	// claims responder.
 	SystemSigner nkeys.KeyPair
 
+	// Home is the natsauth home the node serves (see FromHome). The node
+	// registers itself there and applies every change made to the home's
+	// account JWT files. Empty for a node without a home.
+	Home string
 	// StoreURL picks the account-JWT store explicitly (--store). When empty
-	// the config file's resolver maps to a store, else DefaultStoreURL.
-	StoreURL        string
-	DefaultStoreURL string
+	// the config file's resolver maps to a store, else the home's default
+	// store (serving.PickStore).
+	StoreURL string
 	// Seed are account JWTs (pub → jwt) put into the store at start,
 	// newer-only, so the system account and the home's accounts resolve.
 	Seed map[string]string
@@ -79,17 +84,19 @@ type Config struct {
 
 // Node is one running embedded nats-server with a natsauth resolver.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	store    store.Store
-	storeURL string
-	local    *resolver.LocalCopy
-	resolver *resolver.Resolver
-	policy   *trust.Policy
-	srv      *server.Server
-	opts     *server.Options
-	shim     *reloadShim
-	obs      *observer
+	cfg       Config
+	log       *slog.Logger
+	store     store.Store
+	storeURL  string
+	storeFrom serving.Source
+	home      *homeWatch
+	local     *resolver.LocalCopy
+	resolver  *resolver.Resolver
+	policy    *trust.Policy
+	srv       *server.Server
+	opts      *server.Options
+	shim      *reloadShim
+	obs       *observer
 
 	mu     sync.Mutex
 	closed bool
@@ -106,20 +113,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.storeURL = cfg.StoreURL
-	switch {
-	case n.storeURL != "":
-		if fsx.Resolver != "" {
-			n.log.Warn("config file resolver ignored: --store given", "file_resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
-		}
-	case fsx.Resolver != "":
-		n.storeURL = fsx.Resolver
-		n.log.Info("config file resolver mapped to a natsauth store", "resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
-	default:
-		n.storeURL = cfg.DefaultStoreURL
+	if cfg.StoreURL != "" && fsx.Resolver != "" {
+		n.log.Warn("config file resolver ignored: --store given", "file_resolver", fsx.ResolverKind, "store", store.Redact(cfg.StoreURL))
 	}
-	if n.storeURL == "" {
-		return nil, errors.New("no account-JWT store: give --store or a resolver in the config file")
+	if cfg.StoreURL == "" && fsx.Resolver == "" && cfg.Home == "" {
+		return nil, errors.New("node: no account-JWT store: give a store URL, a resolver in the config file or a home")
+	}
+	n.storeURL, n.storeFrom = serving.PickStore(cfg.StoreURL, fsx.Resolver, cfg.Home)
+	if n.storeFrom == serving.FromConfig {
+		n.log.Info("config file resolver mapped to a natsauth store", "resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
 	}
 	n.policy = trust.FromOperators(opts.TrustedOperators...)
 	n.local = n.openLocalCopy()
@@ -267,6 +269,11 @@ func (n *Node) Start(ctx context.Context) error {
 		s.Shutdown()
 		return err
 	}
+	if err := n.startHome(ctx); err != nil {
+		n.stopObserve()
+		s.Shutdown()
+		return err
+	}
 	n.log.Info("natsauth node ready", "client_url", s.ClientURL(), "store", store.Redact(n.storeURL),
 		"jetstream", s.JetStreamEnabled(), "system_account", n.opts.SystemAccount)
 	return nil
@@ -344,6 +351,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	n.stopHome()
 	n.stopObserve()
 	if n.srv != nil {
 		n.srv.Shutdown()

@@ -41,7 +41,7 @@ func (f fixture) config(t *testing.T) Config {
 		OperatorJWT:       f.op.JWT,
 		SystemAccountName: "SYS",
 		SystemSigner:      f.op.System.KP,
-		DefaultStoreURL:   "mem://",
+		StoreURL:          "mem://",
 		Seed:              map[string]string{f.op.System.Pub: f.op.System.JWT, f.acc.Pub: f.acc.JWT},
 	}
 }
@@ -154,7 +154,7 @@ max_pending: 10MB
 	}
 	cfg := f.config(t)
 	cfg.Flags = ServerFlags{}
-	cfg.ConfigFile = confPath
+	cfg.ConfigFile, cfg.StoreURL = confPath, ""
 	n := startNode(t, cfg)
 	if got, want := n.StoreURL(), "dir://"+jwtDir; got != want {
 		t.Fatalf("store = %q, want %q", got, want)

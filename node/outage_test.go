@@ -41,7 +41,7 @@ func TestStoreOutageNoConnectFails(t *testing.T) {
 	}
 	config := func() Config {
 		cfg := f.config(t)
-		cfg.DefaultStoreURL, cfg.StoreURL, cfg.Seed = "", url, seed
+		cfg.StoreURL, cfg.Seed = url, seed
 		cfg.LocalCopyDir = t.TempDir()
 		return cfg
 	}

@@ -6,6 +6,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -253,4 +254,26 @@ func printable(key string) string {
 	}
 	q := strconv.Quote(key)
 	return q[1 : len(q)-1]
+}
+
+// LoadOperator reads an operator JWT given inline or as the path of a file
+// holding one (plain or decorated, as nsc writes it), and returns it with
+// the policy it makes.
+func LoadOperator(spec string) (string, *Policy, error) {
+	tok := strings.TrimSpace(spec)
+	if !(strings.HasPrefix(tok, "eyJ") && strings.Count(tok, ".") == 2 && !strings.ContainsAny(tok, "/\\ ")) {
+		raw, err := os.ReadFile(spec)
+		if err != nil {
+			return "", nil, fmt.Errorf("read operator jwt: %w", err)
+		}
+		if tok, err = jwt.ParseDecoratedJWT(raw); err != nil {
+			return "", nil, fmt.Errorf("read operator jwt %s: %w", spec, err)
+		}
+		tok = strings.TrimSpace(tok)
+	}
+	p, err := FromOperatorJWTs(tok)
+	if err != nil {
+		return "", nil, fmt.Errorf("operator jwt: %w", err)
+	}
+	return tok, p, nil
 }

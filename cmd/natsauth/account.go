@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/units"
 )
@@ -18,60 +16,17 @@ func init() {
 	register("edit", newEditAccountCmd)
 }
 
-// openHome opens the home named by --home / NATSAUTH_HOME.
-func (a *app) openHome() (*authority.Home, error) {
-	dir, err := a.home()
-	if err != nil {
-		return nil, err
-	}
-	return authority.Open(dir)
-}
-
-// problemList collects every problem with a command's input, so that one
-// run reports them all.
-type problemList struct {
-	op    string
-	items []string
-}
-
-func (p *problemList) add(format string, args ...any) {
-	p.items = append(p.items, fmt.Sprintf(format, args...))
-}
-
-// addErr adds err, unpacking an authority.ValidationError into its problems.
-func (p *problemList) addErr(err error) {
-	if err == nil {
-		return
-	}
-	var ve *authority.ValidationError
-	if errors.As(err, &ve) {
-		p.items = append(p.items, ve.Problems...)
-		return
-	}
-	p.items = append(p.items, err.Error())
-}
-
-func (p *problemList) err() error {
-	switch len(p.items) {
-	case 0:
-		return nil
-	case 1:
-		return fmt.Errorf("%s: %s", p.op, p.items[0])
-	}
-	return fmt.Errorf("%s: %d problems:\n  - %s", p.op, len(p.items), strings.Join(p.items, "\n  - "))
-}
-
 // nameArg picks a name given as the single argument or with -n; giving
 // both with different values is a problem.
-func nameArg(p *problemList, kind string, args []string, flag string) string {
+func nameArg(p *authority.Problems, kind string, args []string, flag string) string {
 	switch {
 	case len(args) == 1 && flag != "" && args[0] != flag:
-		p.add("%s name given twice: %q and -n %q", kind, args[0], flag)
+		p.Add("%s name given twice: %q and -n %q", kind, args[0], flag)
 		return ""
 	case len(args) == 1:
 		return args[0]
 	case flag == "":
-		p.add("%s name is required: give it with -n NAME", kind)
+		p.Add("%s name is required: give it with -n NAME", kind)
 	}
 	return flag
 }
@@ -163,7 +118,7 @@ func bindLimitFlags(fs *pflag.FlagSet) *limitFlags {
 
 // edit parses the given limit flags into an AccountEdit, recording every
 // bad value, and returns a description of each change.
-func (lf *limitFlags) edit(p *problemList) (authority.AccountEdit, []string) {
+func (lf *limitFlags) edit(p *authority.Problems) (authority.AccountEdit, []string) {
 	var e authority.AccountEdit
 	var changes []string
 	for _, s := range limitSpecs {
@@ -180,11 +135,11 @@ func (lf *limitFlags) edit(p *problemList) (authority.AccountEdit, []string) {
 			}
 			x, err := parse(v.s)
 			if err != nil {
-				p.add("--%s: %v", n, err)
+				p.Add("--%s: %v", n, err)
 				continue
 			}
 			if got != nil && *got != x {
-				p.add("--%s %s and --%s %s disagree", from, lf.values[from].s, n, v.s)
+				p.Add("--%s %s and --%s %s disagree", from, lf.values[from].s, n, v.s)
 				continue
 			}
 			got, from = &x, n
@@ -211,37 +166,41 @@ func newAddAccountCmd(a *app) *cobra.Command {
   natsauth add account -n MyAccount --max-connections 1000 --max-payload 1MB --js-disk-storage 10GB`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "add account"}
+			p := authority.NewProblems("add account")
 			name := nameArg(p, "account", args, name)
 			if name != "" {
-				p.op += " " + name
+				p.SetOp("add account %s", name)
 			}
 			e, changes := lf.edit(p)
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
-			if len(p.items) > 0 {
-				p.addErr(e.Check())
+			if p.Len() > 0 {
+				p.AddErr(e.Check())
 				if name != "" {
 					if err := authority.CheckName("account", name); err != nil {
-						p.add("%v", err)
+						p.Add("%v", err)
 					} else if _, err := h.Account(name); err == nil {
-						p.add("account %q already exists", name)
+						p.Add("account %q already exists", name)
 					}
 				}
-				return p.err()
+				return p.Err()
 			}
-			acc, err := h.AddAccount(name, e)
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), h, accountChange(audit.ActionAddAccount, nil, acc, strings.Join(changes, ", ")))
-			fmt.Fprintf(a.out, "added account %s %s\n", acc.Name, acc.Pub)
-			for _, c := range changes {
-				fmt.Fprintf(a.out, "  %s\n", c)
+			defer m.Close()
+			acc, res, err := m.AddAccount(cmd.Context(), name, e)
+			if acc != nil {
+				fmt.Fprintf(a.out, "added account %s %s\n", acc.Name, acc.Pub)
+				for _, c := range changes {
+					fmt.Fprintf(a.out, "  %s\n", c)
+				}
 			}
-			return a.publish(cmd.Context(), h, acc.Name)
+			a.writeResult(res)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")
@@ -262,58 +221,49 @@ func newEditAccountCmd(a *app) *cobra.Command {
   natsauth edit account MyAccount --sk generate`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "edit account"}
+			p := authority.NewProblems("edit account")
 			name := nameArg(p, "account", args, name)
 			if name != "" {
-				p.op += " " + name
+				p.SetOp("edit account %s", name)
 			}
 			e, changes := lf.edit(p)
-			if len(changes) == 0 && !kf.given() && len(p.items) == 0 {
-				p.add("nothing to change: give a limit such as --max-connections 100 or --sk generate (see --help)")
+			if len(changes) == 0 && !kf.given() && p.Len() == 0 {
+				p.Add("nothing to change: give a limit such as --max-connections 100 or --sk generate (see --help)")
 			}
 			kf.check(p)
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
-			if len(p.items) > 0 {
-				p.addErr(e.Check())
+			if p.Len() > 0 {
+				p.AddErr(e.Check())
 				if name != "" {
 					_, err := h.Account(name)
-					p.addErr(err)
+					p.AddErr(err)
 				}
-				return p.err()
+				return p.Err()
 			}
-			var acc *authority.AccountInfo
-			before, _ := h.Account(name)
-			if len(changes) > 0 {
-				acc, err = h.EditAccount(name, e)
-			} else {
-				acc, err = h.Account(name)
-			}
+			e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			if len(changes) > 0 {
-				a.audit(cmd.Context(), h, accountChange(audit.ActionEditAccount, before, acc, strings.Join(changes, ", ")))
-			}
-			fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
-			if err := kf.apply(cmd.Context(), a, h, name); err != nil {
-				if len(changes) > 0 {
-					_ = a.publish(cmd.Context(), h, acc.Name)
+			defer m.Close()
+			before, _ := h.Account(name)
+			acc, res, err := m.EditAccount(cmd.Context(), name, e)
+			if acc != nil {
+				fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
+				for _, c := range changes {
+					fmt.Fprintf(a.out, "  %s\n", c)
 				}
-				return err
-			}
-			for _, c := range changes {
-				fmt.Fprintf(a.out, "  %s\n", c)
-			}
-			js := acc.Claims.Limits.JetStreamLimits
-			if e.JSStreams != nil || e.JSConsumer != nil {
-				if js.MemoryStorage == 0 && js.DiskStorage == 0 {
+				writeKeyChanges(a.out, before, acc)
+				js := acc.Claims.Limits.JetStreamLimits
+				if (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
 					fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
 				}
 			}
-			return a.publish(cmd.Context(), h, acc.Name)
+			a.writeResult(res)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account to edit")

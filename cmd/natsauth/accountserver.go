@@ -6,23 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"strings"
-	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/tlsgen"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
-
-	// An account server can serve what another one serves (http/https).
-	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func init() { register("", newAccountServerCmd) }
@@ -80,20 +73,8 @@ $SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`
 // or from the home.
 func (a *app) accountServerTrust(f accountServerFlags) (string, *trust.Policy, *authority.Home, error) {
 	if f.operatorFile != "" {
-		raw, err := os.ReadFile(f.operatorFile)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("read operator jwt: %w", err)
-		}
-		tok, err := jwt.ParseDecoratedJWT(raw)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("read operator jwt %s: %w", f.operatorFile, err)
-		}
-		tok = strings.TrimSpace(tok)
-		p, err := trust.FromOperatorJWTs(tok)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("operator jwt %s: %w", f.operatorFile, err)
-		}
-		return tok, p, nil, nil
+		tok, p, err := trust.LoadOperator(f.operatorFile)
+		return tok, p, nil, err
 	}
 	h, err := a.openHome()
 	if err != nil {
@@ -117,10 +98,11 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
 	}
-	storeURL, err := a.storeURL()
+	dir, err := a.home()
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
 	}
+	storeURL, _ := serving.PickStore(a.explicitStoreURL(), "", dir)
 	st, err := store.Open(ctx, storeURL, store.Options{Policy: policy, Logger: log})
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
@@ -136,71 +118,37 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 		defer nc.Close()
 		opts.Notifier = accountserver.NewNATSNotifier(nc)
 	}
-	as := accountserver.New(st, opts)
-	defer as.Close()
-
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("account-server: listen: %w", err)
-	}
-	scheme := "http"
+	var tc *tls.Config
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			ln.Close()
 			return fmt.Errorf("account-server: load tls key pair: %w", err)
 		}
-		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		if f.tlsCA != "" {
-			pool, err := loadCAPool(f.tlsCA)
+			pool, err := tlsgen.LoadCAPool(f.tlsCA)
 			if err != nil {
-				ln.Close()
 				return fmt.Errorf("account-server: --tls-ca: %w", err)
 			}
 			tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
 		}
-		ln = tls.NewListener(ln, tc)
-		scheme = "https"
 	}
-	srv := &http.Server{
-		Handler:           as,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second, // watch streams extend it per event
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	l, err := accountserver.Listen(ctx, accountserver.New(st, opts), f.listen, tc, log.With("store", store.Redact(storeURL)))
+	if err != nil {
+		return err
 	}
-	if err := as.Start(ctx); err != nil {
-		ln.Close()
-		return fmt.Errorf("account-server: %w", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	base := fmt.Sprintf("%s://%s/jwt/v1/accounts/", scheme, ln.Addr())
-	log.Info("account server listening", "url", base, "store", store.Redact(storeURL),
-		"announce", f.natsURL != "")
-	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", base, base)
-
+	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
 	select {
-	case err := <-served:
+	case err := <-l.Done():
 		return fmt.Errorf("account-server: serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("account server shutting down")
-	_ = as.Close() // ends watch streams, which would hold Shutdown
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("account-server: shutdown: %w", err)
-	}
-	return nil
+	return l.Close()
 }
 
-// connectAnnouncer connects to NATS as a system-account user. The NATS
-// servers may not be up yet (a URL-resolver server needs this account
-// server to start), so the connection keeps retrying in the background.
+// connectAnnouncer connects the announcer to --nats with --creds, or the
+// home's system user.
 func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logger) (*nats.Conn, error) {
 	creds := f.creds
 	if creds == "" {
@@ -213,27 +161,5 @@ func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logg
 		}
 		creds = p
 	}
-	if _, err := os.Stat(creds); err != nil {
-		return nil, fmt.Errorf("--creds: %w", err)
-	}
-	nc, err := nats.Connect(f.natsURL,
-		nats.Name("natsauth account-server"),
-		nats.UserCredentials(creds),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ConnectHandler(func(c *nats.Conn) { log.Info("announcing on NATS", "server", c.ConnectedUrlRedacted()) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("disconnected from NATS; announcements are buffered", "err", err)
-			}
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("NATS error", "err", err)
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", store.Redact(f.natsURL), err)
-	}
-	return nc, nil
+	return accountserver.ConnectNotifier(f.natsURL, creds, log)
 }

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/audit"
@@ -23,128 +19,8 @@ import (
 
 func init() { register("", newAuditCmd) }
 
-// auditTimeout bounds recording or reading the audit log.
+// auditTimeout bounds reading the audit log.
 const auditTimeout = 30 * time.Second
-
-// audit records authority changes in the audit log kept with the
-// account-JWT store (a table in SQLite and PostgreSQL, audit.log beside a
-// dir store; a store that keeps none, such as an account server over HTTP,
-// has the home's audit.log instead). The actor — OS user, "cli" and the
-// command — comes from the context (set for every command by the root).
-//
-// Call it after a change to the home succeeded and before publishing it,
-// so the change is recorded before the store write it causes:
-//
-//	a.audit(cmd.Context(), h, accountChange(audit.ActionEditAccount, before, acc, ""))
-//
-// The change is done whatever happens here, so a failure to record it is
-// a warning on stderr, not an error.
-func (a *app) audit(ctx context.Context, h *authority.Home, entries ...audit.Entry) {
-	if len(entries) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
-	defer cancel()
-	log, closeLog, where, err := a.auditLog(ctx, h)
-	if err != nil {
-		fmt.Fprintf(a.errOut, "warning: the change is done but was not recorded in the audit log: %v\n", err)
-		return
-	}
-	defer closeLog()
-	for _, e := range entries {
-		if err := log.Append(ctx, audit.Attribute(ctx, e)); err != nil {
-			fmt.Fprintf(a.errOut, "warning: the change is done but was not recorded in the audit log %s: %v\n", where, err)
-			return
-		}
-	}
-}
-
-// auditLog opens the audit log of the home's store.
-func (a *app) auditLog(ctx context.Context, h *authority.Home) (audit.Log, func(), string, error) {
-	u, err := a.storeURL()
-	if err != nil {
-		return nil, nil, "", err
-	}
-	opts := store.Options{Logger: a.quietLogger()}
-	if h != nil {
-		opts.Policy = h.Policy()
-	}
-	st, err := store.Open(ctx, u, opts)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if log := store.AuditLog(st); log != nil {
-		return log, func() { st.Close() }, redactURL(u), nil
-	}
-	st.Close()
-	if h == nil {
-		return nil, nil, "", fmt.Errorf("the store %s keeps no audit log and there is no home", redactURL(u))
-	}
-	p := filepath.Join(h.Dir(), audit.FileName)
-	return audit.NewFile(p), func() {}, p, nil
-}
-
-// accountChange is the audit entry of a change to an account: the new JWT
-// of after (nil when deleted) replacing that of before (nil when created).
-func accountChange(action string, before, after *authority.AccountInfo, detail string) audit.Entry {
-	e := audit.Entry{Action: action, Detail: detail}
-	if after != nil {
-		e.Account, e.AccountName = after.Pub, after.Name
-		e.NewJTI, e.Signer = after.Claims.ID, after.Claims.Issuer
-	}
-	if before != nil {
-		e.Account, e.AccountName = cmp.Or(e.Account, before.Pub), cmp.Or(e.AccountName, before.Name)
-		e.OldJTI = before.Claims.ID
-	}
-	return e
-}
-
-// operatorChange is the audit entry of a change to the operator JWT,
-// which the operator identity key signs.
-func operatorChange(h *authority.Home, action, detail string) audit.Entry {
-	op := h.Operator()
-	return audit.Entry{Action: action, Signer: op.Issuer,
-		Detail: strings.TrimSuffix("operator "+h.OperatorName()+" "+op.Subject+": "+detail, ": ")}
-}
-
-// userChange is the audit entry of a change to a user's JWT.
-func userChange(action string, before, after *authority.UserInfo, detail string) audit.Entry {
-	e := audit.Entry{Action: action, Detail: detail}
-	for _, u := range []*authority.UserInfo{after, before} {
-		if u == nil {
-			continue
-		}
-		e.Account, e.AccountName = cmp.Or(e.Account, u.AccountPub), cmp.Or(e.AccountName, u.Account)
-		e.User, e.UserName = cmp.Or(e.User, u.Pub), cmp.Or(e.UserName, u.Name)
-	}
-	if after != nil {
-		e.NewJTI, e.Signer = after.Claims.ID, after.Claims.Issuer
-	}
-	if before != nil {
-		e.OldJTI = before.Claims.ID
-	}
-	return e
-}
-
-// revocationChange is the audit entry of a revocation added or removed:
-// the account JWT changes; user is a name, a public key or "*".
-func revocationChange(h *authority.Home, action string, before, after *authority.AccountInfo, user, detail string) audit.Entry {
-	e := accountChange(action, before, after, detail)
-	switch {
-	case user == "*":
-		e.User = "*"
-	case nkeys.IsValidPublicUserKey(user):
-		e.User = user
-	default:
-		e.UserName = user
-		if acc := cmp.Or(after, before); acc != nil {
-			if u, err := h.User(acc.Name, user); err == nil {
-				e.User = u.Pub
-			}
-		}
-	}
-	return e
-}
 
 // withActor sets the CLI actor of a command on its context: the OS user,
 // "cli" and the command path.
@@ -185,7 +61,7 @@ server over HTTP) has the home's audit.log.`,
 }
 
 func (a *app) showAudit(ctx context.Context, f auditFlags) error {
-	var q audit.Query
+	q := audit.Query{Account: f.account}
 	if f.since != "" {
 		t, err := parseSince(f.since, time.Now())
 		if err != nil {
@@ -193,36 +69,11 @@ func (a *app) showAudit(ctx context.Context, f auditFlags) error {
 		}
 		q.Since = t
 	}
-	q.Account = f.account
-	h, err := a.openHome()
-	if err != nil && !errors.Is(err, authority.ErrNoHome) {
-		return err
-	}
-	if err == nil && f.account != "" && !nkeys.IsValidPublicAccountKey(f.account) {
-		// A name: match its key too, so store writes recorded by key
-		// (a JWT without a name) are found.
-		if acc, err := h.Account(f.account); err == nil {
-			q.Account = acc.Pub
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, auditTimeout)
 	defer cancel()
-	log, closeLog, _, err := a.auditLog(ctx, h)
+	entries, err := a.readAudit(ctx, q)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
-	}
-	defer closeLog()
-	entries, err := log.Read(ctx, q)
-	if err != nil {
-		return err
-	}
-	if q.Account != f.account {
-		// Also the entries that name the account without its key.
-		byName, err := log.Read(ctx, audit.Query{Since: q.Since, Account: f.account})
-		if err != nil {
-			return err
-		}
-		entries = mergeEntries(entries, byName)
 	}
 	for _, e := range entries {
 		if f.json {
@@ -238,19 +89,27 @@ func (a *app) showAudit(ctx context.Context, f auditFlags) error {
 	return nil
 }
 
-// mergeEntries merges two time-sorted lists, dropping duplicates.
-func mergeEntries(a, b []audit.Entry) []audit.Entry {
-	seen := map[string]bool{}
-	key := func(e audit.Entry) string { b, _ := json.Marshal(e); return string(b) }
-	var out []audit.Entry
-	for _, e := range append(append([]audit.Entry{}, a...), b...) {
-		if k := key(e); !seen[k] {
-			seen[k] = true
-			out = append(out, e)
-		}
+// readAudit reads the audit log through the core, or — without a home —
+// the one kept with the store named by --store.
+func (a *app) readAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	m, err := a.manager()
+	if err == nil {
+		defer m.Close()
+		return m.Audit(ctx, q)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
+	if !errors.Is(err, authority.ErrNoHome) || a.explicitStoreURL() == "" {
+		return nil, err
+	}
+	st, err := store.Open(ctx, a.explicitStoreURL(), store.Options{Logger: a.quietLogger()})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	log := store.AuditLog(st)
+	if log == nil {
+		return nil, fmt.Errorf("the store %s keeps no audit log and there is no home", store.Redact(a.explicitStoreURL()))
+	}
+	return log.Read(ctx, q)
 }
 
 var sinceRe = regexp.MustCompile(`^(\d+)([smhdw])$`)

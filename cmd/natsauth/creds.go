@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/fsx"
 )
 
@@ -19,17 +22,17 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
   natsauth generate creds -a MyAccount -n alice -o alice.creds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "generate creds"}
+			p := authority.NewProblems("generate creds")
 			if user == "" {
-				p.add("user name is required: give it with -n USER")
+				p.Add("user name is required: give it with -n USER")
 			}
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
 			acc, err := pickAccount(h, account)
-			p.addErr(err)
-			if err := p.err(); err != nil {
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
 			creds, err := h.Creds(acc, user)
@@ -37,6 +40,9 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 				return err
 			}
 			if output == "" {
+				if err := restrictStdout(a.out); err != nil {
+					return fmt.Errorf("generate creds: %w", err)
+				}
 				_, err := a.out.Write(creds)
 				return err
 			}
@@ -51,6 +57,23 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVarP(&user, "name", "n", "", "user name")
 	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write the creds to this file (mode 0600) instead of stdout")
 	return cmd
+}
+
+// restrictStdout makes standard output readable by its owner only when it
+// is a regular file (natsauth generate creds > alice.creds), as -o does.
+func restrictStdout(w io.Writer) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("make %s private (0600): %w", f.Name(), err)
+	}
+	return nil
 }
 
 // writePrivateFile replaces path with data, readable by the owner only

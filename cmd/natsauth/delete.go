@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/authority"
 )
 
 func init() {
@@ -26,41 +25,29 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 		Example: "  natsauth delete user -a MyAccount -n alice --revoke",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "delete user"}
+			p := authority.NewProblems("delete user")
 			name := nameArg(p, "user", args, name)
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			acc, err := pickAccount(h, account)
-			p.addErr(err)
-			if len(p.items) == 0 {
-				_, err := h.User(acc, name)
-				p.addErr(err)
-			}
-			if err := p.err(); err != nil {
+			defer m.Close()
+			acc, err := pickAccount(m.Home(), account)
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
-			before, _ := h.User(acc, name)
-			if revoke {
-				accBefore, _ := h.Account(acc)
-				accAfter, err := h.RevokeUser(acc, name, time.Time{})
-				if err != nil {
-					return err
+			res, err := m.DeleteUser(cmd.Context(), acc, name, revoke)
+			if err == nil || res != nil {
+				fmt.Fprintf(a.out, "deleted user %s from account %s\n", name, acc)
+				if revoke {
+					fmt.Fprintf(a.out, "revoked its JWTs in account %s\n", acc)
+				} else {
+					fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
 				}
-				a.audit(cmd.Context(), h, revocationChange(h, audit.ActionRevokeUser, accBefore, accAfter, name, "before deleting the user"))
 			}
-			if err := h.DeleteUser(acc, name); err != nil {
-				return err
-			}
-			a.audit(cmd.Context(), h, userChange(audit.ActionDeleteUser, before, nil, ""))
-			fmt.Fprintf(a.out, "deleted user %s from account %s\n", name, acc)
-			if !revoke {
-				fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
-				return nil
-			}
-			fmt.Fprintf(a.out, "revoked its JWTs in account %s\n", acc)
-			return a.publish(cmd.Context(), h, acc)
+			a.writeResult(res)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "user name")
@@ -77,22 +64,22 @@ func newDeleteAccountCmd(a *app) *cobra.Command {
 		Example: "  natsauth delete account -n MyAccount",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "delete account"}
+			p := authority.NewProblems("delete account")
 			name := nameArg(p, "account", args, name)
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			acc, err := h.DeleteAccount(name)
-			if err != nil {
-				return err
+			defer m.Close()
+			acc, res, err := m.DeleteAccount(cmd.Context(), name)
+			if acc != nil {
+				fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
 			}
-			a.audit(cmd.Context(), h, accountChange(audit.ActionDeleteAccount, acc, nil, "with its users"))
-			fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
-			return a.unpublish(cmd.Context(), h, map[string]string{acc.Name: acc.Pub})
+			a.writeResult(res)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")

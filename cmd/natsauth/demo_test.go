@@ -76,18 +76,3 @@ func TestDemoServesTheWalkthrough(t *testing.T) {
 		t.Fatalf("JetStream not enabled for MyAccount: %v", err)
 	}
 }
-
-// A second run reuses what the first made.
-func TestDemoIsIdempotent(t *testing.T) {
-	home := filepath.Join(t.TempDir(), "home")
-	if _, _, err := demoAuthority(home); err != nil {
-		t.Fatal(err)
-	}
-	_, made, err := demoAuthority(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(made) != 0 {
-		t.Fatalf("second run made %v, want nothing", made)
-	}
-}

@@ -45,7 +45,10 @@ func TestCheckInvocationRefusesBadCommands(t *testing.T) {
 		{"serve", "--no-such-flag"},
 		{"serve", "-p", "not-a-port"},
 		{"no-such-command"},
-		{"healthcheck", "extra-arg"},
+		{"healthcheck", "http://a/healthz", "extra-arg"},
+		{"add", "acount", "-n", "A"},
+		{"add", "account", "A", "extra", "words"},
+		{"describe", "operator", "extra"},
 	} {
 		if err := checkInvocation(args); err == nil {
 			t.Errorf("natsauth %v accepted", args)

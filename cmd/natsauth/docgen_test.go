@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/store"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // repoRoot is the module root, seen from this package's directory.
@@ -30,7 +33,7 @@ func TestReferenceIsCurrent(t *testing.T) {
 	got := generateReference(t)
 	want, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
 	if err != nil {
-		t.Fatalf("read the checked-in reference: %v\nCreate it with: %s", err, regenerateReference)
+		t.Fatalf("read the checked-in reference: %v\nCreate it with: %s", err, clidoc.Regenerate)
 	}
 	if got == string(want) {
 		return
@@ -46,7 +49,7 @@ func TestReferenceIsCurrent(t *testing.T) {
 		}
 		if g != w {
 			t.Fatalf("docs/reference.md is out of date (first difference at line %d):\n  checked in: %q\n  generated:  %q\nRegenerate it from the module root with:\n  %s",
-				i+1, w, g, regenerateReference)
+				i+1, w, g, clidoc.Regenerate)
 		}
 	}
 }
@@ -62,7 +65,7 @@ func TestReferenceFollowsFlags(t *testing.T) {
 	}
 	serve.Flags().Int("docgen-probe", 7, "a flag added without regenerating")
 	var b bytes.Buffer
-	if err := writeReference(&b, root); err != nil {
+	if err := clidoc.Write(&b, root); err != nil {
 		t.Fatal(err)
 	}
 	if b.String() == base {
@@ -73,22 +76,49 @@ func TestReferenceFollowsFlags(t *testing.T) {
 	}
 }
 
-// TestReferenceDocumentsEveryCommand checks each runnable command has its
-// section and no hidden one leaks in.
+// TestReferenceDocumentsEveryCommand walks the command tree: every
+// runnable, visible command has its section with each of its flags, and no
+// hidden one leaks in.
 func TestReferenceDocumentsEveryCommand(t *testing.T) {
 	ref := generateReference(t)
-	for _, path := range []string{"natsauth serve", "natsauth add account", "natsauth add user", "natsauth healthcheck", "natsauth store copy", "natsauth account-server"} {
-		if !strings.Contains(ref, "\n### "+path+"\n") {
-			t.Errorf("reference lacks a section for %s", path)
+	root := newRootCmd(&bytes.Buffer{}, &bytes.Buffer{})
+	var walk func(c *cobra.Command)
+	checked := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			section := "\n### " + sub.CommandPath() + "\n"
+			switch {
+			case sub.Hidden:
+				if strings.Contains(ref, section) {
+					t.Errorf("the hidden command %s is documented", sub.CommandPath())
+				}
+				continue
+			case sub.Name() == "help" || sub.Name() == "completion":
+				continue
+			}
+			if sub.Runnable() && !sub.HasAvailableSubCommands() {
+				checked++
+				i := strings.Index(ref, section)
+				if i < 0 {
+					t.Errorf("reference lacks a section for %s", sub.CommandPath())
+				} else {
+					body := ref[i+len(section):]
+					if j := strings.Index(body, "\n### "); j >= 0 {
+						body = body[:j]
+					}
+					sub.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+						if !f.Hidden && f.Name != "help" && !strings.Contains(body, "`--"+f.Name+"`") {
+							t.Errorf("the section of %s lacks --%s", sub.CommandPath(), f.Name)
+						}
+					})
+				}
+			}
+			walk(sub)
 		}
 	}
-	if strings.Contains(ref, "### natsauth docgen") {
-		t.Error("the hidden docgen command is documented")
-	}
-	for _, flag := range []string{"`-c`, `--config`", "`--js`", "`--routes`", "`--url`"} {
-		if !strings.Contains(ref, flag) {
-			t.Errorf("reference lacks flag %s", flag)
-		}
+	walk(root)
+	if checked < 30 {
+		t.Fatalf("only %d commands walked", checked)
 	}
 }
 
@@ -98,8 +128,8 @@ var getenvRe = regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\("([A-Za-z0-9_]+)"\)
 // helpers or examples) for environment variables and wants each documented.
 func TestReferenceListsEveryEnvVar(t *testing.T) {
 	documented := map[string]bool{}
-	for _, e := range envVars {
-		documented[e.name] = true
+	for _, e := range clidoc.EnvVars {
+		documented[e.Name] = true
 	}
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,7 +155,7 @@ func TestReferenceListsEveryEnvVar(t *testing.T) {
 		}
 		for _, m := range getenvRe.FindAllStringSubmatch(string(src), -1) {
 			if !documented[m[1]] {
-				t.Errorf("%s reads $%s, which envVars in cmd/natsauth/docgen.go does not document", rel, m[1])
+				t.Errorf("%s reads $%s, which clidoc.EnvVars (internal/clidoc) does not document", rel, m[1])
 			}
 		}
 		return nil
@@ -139,12 +169,12 @@ func TestReferenceListsEveryEnvVar(t *testing.T) {
 // with a guide that exists.
 func TestReferenceStoreGuides(t *testing.T) {
 	for _, s := range store.Schemes() {
-		d, ok := schemeDocs[s]
+		d, ok := clidoc.SchemeDocs[s]
 		if !ok {
-			t.Errorf("store scheme %q is registered but has no entry in schemeDocs", s)
+			t.Errorf("store scheme %q is registered but has no entry in clidoc.SchemeDocs", s)
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(repoRoot, "docs", d.guide)); err != nil {
+		if _, err := os.Stat(filepath.Join(repoRoot, "docs", d.Guide)); err != nil {
 			t.Errorf("guide of %s: %v", s, err)
 		}
 	}

@@ -11,20 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/doctor"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
 func init() { register("", newDoctorCmd) }
-
-// doctorReport is the --json output.
-type doctorReport struct {
-	Home     string           `json:"home"`
-	Servers  []string         `json:"servers_checked,omitempty"`
-	Findings []doctor.Finding `json:"findings"`
-	Summary  map[string]int   `json:"summary"`
-	Fixed    []string         `json:"fixed_permissions,omitempty"`
-}
 
 func newDoctorCmd(a *app) *cobra.Command {
 	var sf sysFlags
@@ -56,24 +48,24 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			p := &problemList{op: "doctor"}
+			p := authority.NewProblems("doctor")
 			now := time.Now()
 			at, err := units.ParseExpiry(window, now)
 			if err != nil || !at.After(now) {
-				p.add("--expiry-window %q: give a duration such as 30d", window)
+				p.Add("--expiry-window %q: give a duration such as 30d", window)
 			}
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
 			command := "natsauth"
 			if a.homeFlag != "" {
 				command += " --home " + shellArg(h.Dir())
 			}
-			rep := doctorReport{Home: h.Dir(), Summary: map[string]int{}}
+			rep := doctor.Report{Home: h.Dir()}
 			if fix {
 				if rep.Fixed, err = doctor.FixPermissions(h); err != nil {
 					return err
@@ -84,26 +76,23 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if err != nil {
 				return err
 			}
+			var varzs []doctor.SourcedVarz
+			if sf.server != "" {
+				vs, err := doctorViaNATS(ctx, &sf, h)
+				p.AddErr(err)
+				varzs = append(varzs, vs...)
+			}
 			client := &http.Client{Timeout: 5 * time.Second}
 			for _, m := range splitList(monitors) {
 				v, err := doctor.FetchVarz(ctx, client, m)
 				if err != nil {
-					p.add("%v", err)
+					p.Add("%v", err)
 					continue
 				}
-				rep.Servers = append(rep.Servers, m)
-				rep.Findings = append(rep.Findings, doctor.CheckServer(m, v, command)...)
+				varzs = append(varzs, doctor.SourcedVarz{Source: m, Varz: v})
 			}
-			if sf.server != "" {
-				servers, findings, err := doctorViaNATS(ctx, &sf, h, command)
-				p.addErr(err)
-				rep.Servers = append(rep.Servers, servers...)
-				rep.Findings = append(rep.Findings, findings...)
-			}
-			doctor.Sort(rep.Findings)
-			for sev, n := range doctor.Count(rep.Findings) {
-				rep.Summary[sev.String()] = n
-			}
+			rep.AddServers(varzs, command)
+			rep.Finish()
 			if asJSON {
 				enc := json.NewEncoder(a.out)
 				enc.SetIndent("", "  ")
@@ -111,11 +100,11 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 					return err
 				}
 			} else {
-				writeDoctorReport(a, rep)
+				rep.WriteText(a.out)
 			}
-			if len(p.items) > 0 {
-				p.op = "doctor: could not check everything"
-				return p.err()
+			if p.Len() > 0 {
+				p.SetOp("doctor: could not check everything")
+				return p.Err()
 			}
 			if n := rep.Summary["high"]; n > 0 {
 				return fmt.Errorf("doctor: %d high-severity findings", n)
@@ -133,59 +122,25 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 }
 
 // doctorViaNATS asks every server for its varz over the system account.
-func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home, command string) ([]string, []doctor.Finding, error) {
+func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home) ([]doctor.SourcedVarz, error) {
 	nc, err := sf.connect(h, "natsauth doctor")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer nc.Close()
-	replies, err := pingServers(ctx, nc, "VARZ", struct{}{}, sf.gather)
+	replies, err := claims.Ping(ctx, nc, "VARZ", struct{}{}, sf.gather)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var servers []string
-	var out []doctor.Finding
+	var out []doctor.SourcedVarz
 	for _, r := range replies {
 		var v doctor.Varz
 		if r.Error != nil || json.Unmarshal(r.Data, &v) != nil {
-			return servers, out, fmt.Errorf("server %s did not answer VARZ", r.label())
+			return out, fmt.Errorf("server %s did not answer VARZ", r.Label())
 		}
-		src := r.Server.ID
-		servers = append(servers, src)
-		out = append(out, doctor.CheckServer(src, &v, command)...)
+		out = append(out, doctor.SourcedVarz{Source: r.Server.ID, Varz: &v})
 	}
-	return servers, out, nil
-}
-
-func writeDoctorReport(a *app, rep doctorReport) {
-	w := a.out
-	for _, f := range rep.Fixed {
-		fmt.Fprintf(w, "fixed permissions: %s\n", f)
-	}
-	if len(rep.Findings) == 0 {
-		fmt.Fprintf(w, "no findings: %s", rep.Home)
-		if len(rep.Servers) > 0 {
-			fmt.Fprintf(w, " and %d servers", len(rep.Servers))
-		}
-		fmt.Fprintln(w, " follow every practice natsauth checks")
-		return
-	}
-	for _, f := range rep.Findings {
-		fmt.Fprintf(w, "%-6s  %s  [%s]\n", strings.ToUpper(f.Severity.String()), f.Object, f.Check)
-		fmt.Fprintf(w, "        why: %s\n", f.Why)
-		fmt.Fprintf(w, "        fix: %s\n", f.Fix)
-	}
-	var parts []string
-	for _, s := range []doctor.Severity{doctor.High, doctor.Medium, doctor.Low, doctor.Info} {
-		if n := rep.Summary[s.String()]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, s))
-		}
-	}
-	checked := "the home"
-	if len(rep.Servers) > 0 {
-		checked += fmt.Sprintf(" and %d servers", len(rep.Servers))
-	}
-	fmt.Fprintf(w, "%d findings in %s: %s\n", len(rep.Findings), checked, strings.Join(parts, ", "))
+	return out, nil
 }
 
 // shellArg quotes a path for a command line when it needs it.

@@ -15,6 +15,9 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // Account limits set with the CLI are enforced by the server.
@@ -112,8 +115,18 @@ func TestE2EUserAuthentication(t *testing.T) {
 	t.Parallel()
 	h := newE2EHome(t)
 	h.must("add", "account", "-n", "A")
-	h.must("add", "user", "-n", "expired", "--allow-pubsub", ">", "--expiry=-1d")
-	h.must("add", "user", "-n", "dated", "--allow-pubsub", ">", "--expiry", "2000-01-01")
+	// A user is never born expired: a past expiry is refused, home untouched.
+	before := testkit.TreeHash(t, h.dir)
+	for _, exp := range []string{"--expiry=-1d", "--expiry=2000-01-01"} {
+		if _, _, err := h.run("add", "user", "-n", "born-expired", "--allow-pubsub", ">", exp); err == nil ||
+			!strings.Contains(err.Error(), "in the past") {
+			t.Fatalf("add user %s: %v, want a refusal of the past expiry", exp, err)
+		}
+	}
+	if testkit.TreeHash(t, h.dir) != before {
+		t.Fatal("a refused add user changed the home")
+	}
+	h.must("add", "user", "-n", "expired", "--allow-pubsub", ">", "--expiry", "2s")
 	h.must("add", "user", "-n", "forever", "--allow-pubsub", ">", "--expiry", "30d")
 	h.must("add", "user", "-n", "future", "--allow-pubsub", ">", "--start", "1h")
 	h.must("add", "user", "-n", "token", "--allow-pubsub", ">", "--bearer")
@@ -122,7 +135,8 @@ func TestE2EUserAuthentication(t *testing.T) {
 	s := h.serve()
 
 	t.Run("expired_users_are_refused", func(t *testing.T) {
-		for _, u := range []string{"expired", "dated"} {
+		waitExpired(t, h, "A", "expired")
+		for _, u := range []string{"expired"} {
 			c, err := s.dial("A", u)
 			if err == nil {
 				c.Close()
@@ -284,4 +298,19 @@ func rawPublish(t testing.TB, s *e2eServer, account, user, subject string, n int
 		}
 		return line
 	}
+}
+
+// waitExpired waits until a user's JWT has expired (JWT times are whole
+// seconds).
+func waitExpired(t *testing.T, h *e2eHome, account, user string) {
+	t.Helper()
+	home, err := authority.Open(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := home.User(account, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(time.Unix(u.Claims.Expires+1, 0)))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/sysevents"
 )
 
 // runEvents runs `natsauth events args...` in-process until the test ends
@@ -54,7 +52,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 	h := newE2EHome(t)
 	h.must("add", "account", "-n", "A")
 	h.must("add", "user", "-n", "alice", "-a", "A")
-	h.must("add", "user", "-n", "old", "-a", "A", "--expiry=-1d")
+	h.must("add", "user", "-n", "old", "-a", "A", "--expiry", "2s")
 	h.must("add", "user", "-n", "bob", "-a", "A")
 	s := h.serve()
 	home, err := authority.Open(h.dir)
@@ -66,6 +64,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 	old, _ := home.User("A", "old")
 	bob, _ := home.User("A", "bob")
 
+	waitExpired(t, h, "A", "old")
 	text := runEvents(t, "--home", h.dir, "--server", s.url)
 	jsonOut := runEvents(t, "--home", h.dir, "--server", s.url, "--json")
 
@@ -105,7 +104,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 	waitLine(t, text, "AUTH ERROR", bob.Pub, "[bad_signature: nonce signature does not match")
 
 	// The same events as JSON lines, with no JWT in them.
-	var recs []eventRecord
+	var recs []sysevents.Record
 	for _, want := range [][]string{
 		{`"type":"connect"`, alice.Pub},
 		{`"type":"disconnect"`, alice.Pub, `"reason":"Client Closed"`},
@@ -113,7 +112,7 @@ func TestEventsFollowsConnectsDisconnectsAndAuthErrors(t *testing.T) {
 		{`"type":"auth_error"`, bob.Pub, `"cause":"bad_signature"`},
 	} {
 		l := waitLine(t, jsonOut, want...)
-		var r eventRecord
+		var r sysevents.Record
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("not a JSON line: %q: %v", l, err)
 		}
@@ -148,70 +147,4 @@ func TestEventsRefusesBadCreds(t *testing.T) {
 			t.Errorf("error quotes the file: %v", err)
 		}
 	}
-}
-
-func TestParseCreds(t *testing.T) {
-	op := testkit.NewOperator(t)
-	acc := op.NewAccount(t, "A", nil)
-	u := acc.NewUser(t, "u", nil)
-	other := acc.NewUser(t, "other", nil)
-	c, err := parseCreds(u.Creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.jwt != u.JWT {
-		t.Error("wrong JWT parsed")
-	}
-	if pub, _ := c.kp.PublicKey(); pub != u.Pub {
-		t.Error("wrong seed parsed")
-	}
-	// The JWT of one user with the seed of another.
-	mixed := bytes.Replace(u.Creds, mustSeed(t, u.KP), mustSeed(t, other.KP), 1)
-	if _, err := parseCreds(mixed); err == nil || !strings.Contains(err.Error(), "the seed belongs to user "+other.Pub) {
-		t.Errorf("mixed creds: %v", err)
-	}
-	// An account seed in place of a user seed.
-	accSeed, _ := acc.KP.Seed()
-	if _, err := parseCreds(bytes.Replace(u.Creds, mustSeed(t, u.KP), accSeed, 1)); err == nil {
-		t.Error("account seed accepted as a user seed")
-	} else if strings.Contains(err.Error(), string(accSeed)) {
-		t.Error("the seed is in the error")
-	}
-}
-
-func mustSeed(t testing.TB, kp nkeys.KeyPair) []byte {
-	s, err := kp.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// FuzzParseCreds: parsing a creds file never panics and its errors never
-// quote the file (it holds a seed).
-func FuzzParseCreds(f *testing.F) {
-	op := testkit.NewOperator(f)
-	u := op.NewAccount(f, "A", nil).NewUser(f, "u", nil)
-	f.Add(u.Creds)
-	f.Add([]byte("-----BEGIN NATS USER JWT-----\nabc\n------END NATS USER JWT------\n"))
-	f.Add([]byte("SUAM3ZQXZ\n"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parseCreds(data)
-		if err != nil {
-			for _, line := range strings.Fields(string(data)) {
-				if len(line) >= 16 && !nkeys.IsValidPublicKey(line) && strings.Contains(err.Error(), line) {
-					t.Fatalf("error %q quotes the input", err)
-				}
-			}
-			return
-		}
-		uc, derr := jwt.DecodeUserClaims(c.jwt)
-		if derr != nil {
-			t.Fatalf("accepted creds with an invalid JWT: %v", derr)
-		}
-		if pub, _ := c.kp.PublicKey(); pub != uc.Subject {
-			t.Fatal("accepted a seed that does not match the JWT")
-		}
-	})
 }

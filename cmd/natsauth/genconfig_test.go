@@ -11,6 +11,7 @@ import (
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/store/mem"
 )
@@ -116,7 +117,7 @@ func TestGenerateConfigPreloads(t *testing.T) {
 		}
 	}
 	url := c.must("generate", "config", "--resolver", "url")
-	if !strings.Contains(url, "resolver: URL("+DefaultResolverURL+")") || strings.Contains(url, "resolver_preload") {
+	if !strings.Contains(url, "resolver: URL("+serving.DefaultResolverURL+")") || strings.Contains(url, "resolver_preload") {
 		t.Errorf("url config:\n%s", url)
 	}
 }

@@ -26,16 +26,22 @@ const DefaultHealthURL = "http://127.0.0.1:8222/healthz"
 func newHealthcheckCmd(a *app) *cobra.Command {
 	var f healthcheckFlags
 	cmd := &cobra.Command{
-		Use:   "healthcheck",
+		Use:   "healthcheck [URL]",
 		Short: "Probe a health endpoint: exit 0 when it answers 200, 1 otherwise",
 		Long: `GET a health endpoint — nats-server's monitoring /healthz (natsauth serve -m 8222) or the
 account server's /healthz — and exit 0 when it answers 200 OK, non-zero with the reason
 otherwise. It exists for container health checks: the natsauth image is static and has
 no wget or curl.`,
 		Example: `  natsauth healthcheck
-  natsauth healthcheck --url http://127.0.0.1:9090/healthz --timeout 2s`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  natsauth healthcheck http://127.0.0.1:9090/healthz --timeout 2s`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if cmd.Flags().Changed("url") && args[0] != f.url {
+					return fmt.Errorf("healthcheck: give the URL once: %q or --url %q", args[0], f.url)
+				}
+				f.url = args[0]
+			}
 			return a.healthcheck(cmd.Context(), f)
 		},
 	}

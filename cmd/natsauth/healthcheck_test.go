@@ -25,6 +25,10 @@ func TestHealthcheckRealServer(t *testing.T) {
 	if !strings.Contains(stdout, `"status":"ok"`) {
 		t.Errorf("healthcheck output %q lacks nats-server's status", stdout)
 	}
+	// The URL may also be given as the argument.
+	if stdout, stderr, err := runCLI(t, "healthcheck", m[1]+"/healthz"); err != nil || !strings.Contains(stdout, `"status":"ok"`) {
+		t.Fatalf("healthcheck URL: %v\n%s%s", err, stdout, stderr)
+	}
 }
 
 func TestHealthcheckFailures(t *testing.T) {
@@ -48,6 +52,8 @@ func TestHealthcheckFailures(t *testing.T) {
 		{"nothing listening", []string{"--url", closed}, "connection refused"},
 		{"not http", []string{"--url", "nats://127.0.0.1:4222"}, `want an http:// or https:// URL`},
 		{"bad timeout", []string{"--timeout", "0s"}, "want a positive duration"},
+		{"positional not http", []string{"nats://127.0.0.1:4222"}, `want an http:// or https:// URL`},
+		{"two urls", []string{"http://a/healthz", "--url", "http://b/healthz"}, "give the URL once"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, _, err := runCLI(t, append([]string{"healthcheck"}, tc.args...)...)

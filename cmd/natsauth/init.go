@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("", newInitCmd) }
@@ -29,21 +29,23 @@ home as it is and succeeds (for container start-up).`,
 		Example: "  natsauth init --name MyOperator",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := a.home()
+			cfg, err := a.managerConfig()
 			if err != nil {
 				return err
 			}
-			h, err := authority.Init(dir, name)
+			m, res, err := manage.Init(cmd.Context(), cfg, name)
 			if errors.Is(err, authority.ErrExists) && ifAbsent {
-				fmt.Fprintf(a.out, "home %s already has an operator: nothing to do\n", dir)
+				fmt.Fprintf(a.out, "home %s already has an operator: nothing to do\n", cfg.Home)
 				return nil
 			}
 			if errors.Is(err, authority.ErrExists) {
 				return fmt.Errorf("%w\n(to work with it, drop `init`; to start over, use another --home)", err)
 			}
-			if err != nil {
+			if m == nil {
 				return err
 			}
+			defer m.Close()
+			h := m.Home()
 			op := h.Operator()
 			creds, _ := h.SystemUserCreds()
 			fmt.Fprintf(a.out, "created operator %s in %s\n", h.OperatorName(), h.Dir())
@@ -53,10 +55,8 @@ home as it is and succeeds (for container start-up).`,
 			}
 			fmt.Fprintf(a.out, "  system account        %s %s\n", authority.SystemAccountName, h.SystemAccount())
 			fmt.Fprintf(a.out, "  system user creds     %s\n", creds)
-			sys, _ := h.Account(authority.SystemAccountName)
-			a.audit(cmd.Context(), h, accountChange(audit.ActionInit, nil, sys,
-				fmt.Sprintf("operator %s %s", h.OperatorName(), op.Subject)))
-			if err := a.publish(cmd.Context(), h, authority.SystemAccountName); err != nil {
+			a.writeResult(res)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "next: natsauth add account -n MyAccount\n")

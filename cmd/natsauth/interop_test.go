@@ -45,27 +45,42 @@ func TestPushPullNatsauthServe(t *testing.T) {
 	serveStore := "sqlite://" + filepath.Join(t.TempDir(), "serve.db")
 	srv := startInteropServe(t, c, "--store", serveStore, "--allow-delete", "--account-server", "127.0.0.1:0")
 
-	// C goes to the CLI's store only: the node does not know it yet.
+	// The node reads its own store, registered in the home: C is served
+	// at once, without a push.
 	c.must("add", "account", "-n", "C")
 	c.must("add", "user", "-a", "C", "-n", "carol")
-	interopMustRefuse(t, srv.url, c, "C", "carol")
+	interopMustConnect(t, srv.url, c, "C", "carol")
 
 	out := c.must("push", "-a", "C", "--server", srv.url, "--timeout", "1s")
-	wantLines(t, out, "push C "+srv.url+": server ", ": ok: jwt updated")
-	interopMustConnect(t, srv.url, c, "C", "carol")
+	wantLines(t, out, "push C "+srv.url+": server ", ": ok: ")
 
 	out = c.must("pull", "-A", "--server", srv.url, "--account-server", srv.accounts, "--timeout", "1s")
 	for _, acc := range []string{"SYS", "C"} {
 		wantLines(t, out, "pull "+acc+" "+srv.url+": ok: the home is up to date")
 	}
 
-	carol := keepCreds(t, c, "C", "carol")
-	c.must("delete", "account", "-n", "C")
+	// D comes from a copy of the home, whose copied registry must not
+	// count: it reaches the node only by a push, and prune removes it.
+	other := copyHome(t, c)
+	other.must("add", "account", "-n", "D")
+	other.must("add", "user", "-a", "D", "-n", "dave")
+	interopMustRefuse(t, srv.url, other, "D", "dave")
+	other.must("push", "-a", "D", "--server", srv.url, "--timeout", "1s")
+	interopMustConnect(t, srv.url, other, "D", "dave")
+	dave := keepCreds(t, other, "D", "dave")
 	out = c.must("push", "--prune", "--server", srv.url, "--timeout", "1s")
 	wantLines(t, out, "ok: deleted 1 accounts")
+	if nc, err := nats.Connect(srv.url, nats.UserCredentials(dave), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("dave connected after his account was pruned from the node")
+	}
+
+	// Deleting C from the home deletes it from the node's store too.
+	carol := keepCreds(t, c, "C", "carol")
+	c.must("delete", "account", "-n", "C")
 	if nc, err := nats.Connect(srv.url, nats.UserCredentials(carol), nats.MaxReconnects(0)); err == nil {
 		nc.Close()
-		t.Fatal("carol connected after her account was pruned from the node")
+		t.Fatal("carol connected after her account was deleted")
 	}
 }
 

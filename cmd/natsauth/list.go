@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -60,14 +61,14 @@ func newListAccountsCmd(a *app) *cobra.Command {
 			if asJSON {
 				return writeJSON(a.out, rows)
 			}
-			tw := newTable(a.out)
+			tw := describe.NewTable(a.out)
 			fmt.Fprintf(tw, "NAME\tPUBLIC KEY\tUSERS\tJETSTREAM\t\n")
 			for _, r := range rows {
 				note := ""
 				if r.System {
 					note = "system account"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.PublicKey, r.Users, yesNo(r.JetStream), note)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.PublicKey, r.Users, describe.YesNo(r.JetStream), note)
 			}
 			return tw.Flush()
 		},
@@ -109,10 +110,10 @@ func newListUsersCmd(a *app) *cobra.Command {
 			if asJSON {
 				return writeJSON(a.out, rows)
 			}
-			tw := newTable(a.out)
+			tw := describe.NewTable(a.out)
 			fmt.Fprintf(tw, "NAME\tPUBLIC KEY\tEXPIRES\tREVOKED\n")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.PublicKey, units.FormatTime(r.Expires, "never"), yesNo(r.Revoked))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.PublicKey, units.FormatTime(r.Expires, "never"), describe.YesNo(r.Revoked))
 			}
 			return tw.Flush()
 		},

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 	_ "github.com/natsauth/natsauth/store/backends"
 )
@@ -72,23 +74,56 @@ func TestEveryAccountChangeIsPublished(t *testing.T) {
 	}
 }
 
-func TestPublishFailureIsReportedAndHomeKept(t *testing.T) {
+// A store that cannot be opened refuses the change before the home is
+// written: unknown scheme, a relative SQLite path, a corrupt database.
+func TestUnusableStoreRefusesTheChangeFirst(t *testing.T) {
 	c := initHome(t)
-	c.store = "nosuchscheme://x"
-	out, _, err := c.run("add", "account", "-n", "A", "--max-connections", "3")
-	if err == nil {
-		t.Fatal("add account succeeded although the store cannot be opened")
+	c.must("add", "account", "-n", "A")
+	corrupt := filepath.Join(t.TempDir(), "corrupt.db")
+	if err := os.WriteFile(corrupt, []byte("this is not a database, but it is long enough to look like one to a reader"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"saved in the home", "was not updated", "nosuchscheme"} {
+	for _, tc := range []struct{ store, want string }{
+		{"nosuchscheme://x", "unknown scheme"},
+		{"sqlite://relative.db", "relative.db"},
+		{"sqlite://" + corrupt, "corrupt.db"},
+	} {
+		before := testkit.TreeHash(t, c.dir)
+		c.store = tc.store
+		out, _, err := c.run("edit", "account", "A", "--conns", "3")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--store %s: err = %v, want it to name %q", tc.store, err, tc.want)
+		}
+		if after := testkit.TreeHash(t, c.dir); after != before {
+			t.Errorf("--store %s: the home changed although the change was refused\n%s", tc.store, out)
+		}
+	}
+}
+
+// A running server of the home that does not apply a change within
+// --wait makes the command fail and say so; the home keeps the change.
+func TestServerThatDoesNotApplyIsReported(t *testing.T) {
+	c := initHome(t)
+	c.must("add", "account", "-n", "A")
+	reg, err := serving.Register(c.dir, serving.Server{Store: "mem://", ClientURL: "nats://127.0.0.1:1", WatchesHome: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	out, _, err := c.run("edit", "account", "A", "--max-connections", "3", "--wait", "300ms")
+	if err == nil {
+		t.Fatal("edit account succeeded although the running server never applied it")
+	}
+	for _, want := range []string{"saved in the home", "did not apply the change within 300ms", "nats://127.0.0.1:1", "natsauth push"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if !strings.Contains(out, "added account A") {
-		t.Errorf("output does not say the account was added:\n%s", out)
+	if !strings.Contains(out, "edited account A") {
+		t.Errorf("output does not say the account was edited:\n%s", out)
 	}
 	if l := accountClaims(t, c, "A").Limits; l.Conn != 3 {
-		t.Errorf("home lost the account: %+v", l)
+		t.Errorf("home lost the change: %+v", l)
 	}
 }
 

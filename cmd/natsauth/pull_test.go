@@ -14,6 +14,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/store/mem"
 )
@@ -163,8 +164,8 @@ func TestPullFromAccountServer(t *testing.T) {
 
 	out := c.must("pull", "-A", "--account-server", hs.URL, "--json")
 	var rep struct {
-		OK      bool     `json:"ok"`
-		Results []result `json:"results"`
+		OK      bool            `json:"ok"`
+		Results []manage.Answer `json:"results"`
 	}
 	if err := jsonUnmarshal(out, &rep); err != nil {
 		t.Fatalf("--json output is not one JSON document: %v\n%s", err, out)

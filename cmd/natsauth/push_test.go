@@ -12,6 +12,7 @@ import (
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/store/mem"
 	"github.com/natsauth/natsauth/trust"
@@ -165,8 +166,8 @@ func TestPushToAccountServers(t *testing.T) {
 		t.Fatalf("push refused by an account server: no error\n%s", out)
 	}
 	var rep struct {
-		OK      bool     `json:"ok"`
-		Results []result `json:"results"`
+		OK      bool            `json:"ok"`
+		Results []manage.Answer `json:"results"`
 	}
 	if err := jsonUnmarshal(out, &rep); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
@@ -187,9 +188,9 @@ func TestPushFlagErrors(t *testing.T) {
 		{[]string{"--server", "nats://127.0.0.1:1"}, "give -a ACCOUNT, -A (all) or --prune"},
 		{[]string{"-a", "A", "-A", "--server", "nats://127.0.0.1:1"}, "give -a ACCOUNT or -A, not both"},
 		{[]string{"-A"}, "give --server nats://HOST:4222 and/or --account-server"},
-		{[]string{"-A", "--server", "http://127.0.0.1:9090"}, "use --account-server for http(s)"},
+		{[]string{"-A", "--server", "http://127.0.0.1:9090"}, "is not a NATS scheme"},
 		{[]string{"-A", "--account-server", "nats://127.0.0.1:4222"}, "scheme must be http or https"},
-		{[]string{"--prune", "--account-server", "http://127.0.0.1:9090"}, "--prune needs a --server"},
+		{[]string{"--prune", "--account-server", "http://127.0.0.1:9090"}, "--prune needs a NATS server"},
 		{[]string{"-a", "Nope", "--server", "nats://127.0.0.1:1"}, `account "Nope" not found`},
 		{[]string{"-A", "--server", "nats://127.0.0.1:1", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 	} {

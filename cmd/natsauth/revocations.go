@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -30,9 +31,9 @@ func (f *revocationFlags) bind(cmd *cobra.Command) {
 	cmd.MarkFlagsMutuallyExclusive("name", "user-public-key")
 }
 
-func (f *revocationFlags) target(p *problemList) string {
+func (f *revocationFlags) target(p *authority.Problems) string {
 	if f.user == "" && f.userKey == "" {
-		p.add("give the user with -n USER (or its public key with -u)")
+		p.Add("give the user with -n USER (or its public key with -u)")
 	}
 	if f.userKey != "" {
 		return f.userKey
@@ -62,35 +63,29 @@ func newRevokeUserCmd(a *app) *cobra.Command {
 		Example: "  natsauth revocations add-user -a MyAccount -n alice",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "revoke user"}
+			p := authority.NewProblems("revoke user")
 			user := f.target(p)
 			when, err := parseRevocationTime(at, time.Now())
 			if err != nil {
-				p.add("--at: %v", err)
+				p.Add("--at: %v", err)
 			}
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			account, err := pickAccount(h, f.account)
-			p.addErr(err)
-			if len(p.items) > 0 {
-				if account != "" {
-					_, err := h.Account(account)
-					p.addErr(err)
-				}
-				return p.err()
-			}
-			before, _ := h.Account(account)
-			acc, err := h.RevokeUser(account, user, when)
-			if err != nil {
+			defer m.Close()
+			account, err := pickAccount(m.Home(), f.account)
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), h, revocationChange(h, audit.ActionRevokeUser, before, acc, user,
-				"JWTs issued at or before "+when.UTC().Format(time.RFC3339)))
-			fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
-				user, acc.Name, when.UTC().Format(time.RFC3339))
-			return a.publish(cmd.Context(), h, acc.Name)
+			acc, res, err := m.RevokeUser(cmd.Context(), account, user, when)
+			if acc != nil {
+				fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
+					user, acc.Name, when.UTC().Format(time.RFC3339))
+			}
+			a.writeResult(res)
+			return err
 		},
 	}
 	f.bind(cmd)
@@ -106,25 +101,24 @@ func newUnrevokeUserCmd(a *app) *cobra.Command {
 		Example: "  natsauth revocations delete-user -a MyAccount -n alice",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "unrevoke user"}
+			p := authority.NewProblems("unrevoke user")
 			user := f.target(p)
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			account, err := pickAccount(h, f.account)
-			p.addErr(err)
-			if err := p.err(); err != nil {
+			defer m.Close()
+			account, err := pickAccount(m.Home(), f.account)
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
-			before, _ := h.Account(account)
-			acc, err := h.UnrevokeUser(account, user)
-			if err != nil {
-				return err
+			acc, res, err := m.UnrevokeUser(cmd.Context(), account, user)
+			if acc != nil {
+				fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
 			}
-			a.audit(cmd.Context(), h, revocationChange(h, audit.ActionUnrevokeUser, before, acc, user, ""))
-			fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
-			return a.publish(cmd.Context(), h, acc.Name)
+			a.writeResult(res)
+			return err
 		},
 	}
 	f.bind(cmd)
@@ -169,7 +163,7 @@ func newListRevocationsCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.out, "account %s has no revocations\n", acc)
 				return nil
 			}
-			tw := newTable(a.out)
+			tw := describe.NewTable(a.out)
 			fmt.Fprintf(tw, "PUBLIC KEY\tUSER\tREVOKES JWTS ISSUED AT OR BEFORE\n")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.PublicKey, r.User, units.FormatTime(r.At, "-"))

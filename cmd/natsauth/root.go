@@ -4,12 +4,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/serving"
+	"github.com/natsauth/natsauth/store"
 
 	// Every backend registers its URL scheme.
 	_ "github.com/natsauth/natsauth/store/backends"
@@ -23,6 +29,7 @@ type app struct {
 	homeFlag    string
 	storeFlag   string
 	logLevel    string
+	wait        time.Duration
 }
 
 // commandFactory builds one command for a parent ("" for root).
@@ -60,8 +67,12 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		Long:          "natsauth keeps an nsc-compatible operator/account/user authority, stores account JWTs,\nserves them to nats-server and runs nats-server itself with every change applied live.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Every change a command makes is attributed to it in the audit log.
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) { withActor(cmd) },
+		// Every change a command makes is attributed to it in the audit log;
+		// the global flags are checked before any command runs.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			withActor(cmd)
+			return a.checkGlobals()
+		},
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
@@ -69,6 +80,8 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	pf.StringVar(&a.homeFlag, "home", "", "natsauth home directory (env NATSAUTH_HOME; default $XDG_DATA_HOME/natsauth)")
 	pf.StringVar(&a.storeFlag, "store", "", "account-JWT store URL (env NATSAUTH_STORE; default sqlite in the home)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.DurationVar(&a.wait, "wait", manage.DefaultApplyTimeout,
+		"how long a change waits for the running servers of the home to apply it (0: do not wait)")
 
 	parents := map[string]*cobra.Command{"": root}
 	names := make([]string, 0, len(groups))
@@ -98,49 +111,81 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 
 // home returns the home directory from --home, NATSAUTH_HOME or the XDG
 // default, as an absolute path.
-func (a *app) home() (string, error) {
-	h := a.homeFlag
-	if h == "" {
-		h = os.Getenv("NATSAUTH_HOME")
-	}
-	if h == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			u, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("find home directory: %w (set --home or NATSAUTH_HOME)", err)
-			}
-			base = filepath.Join(u, ".local", "share")
-		}
-		h = filepath.Join(base, "natsauth")
-	}
-	return filepath.Abs(h)
-}
-
-// storeURL returns the account-JWT store URL: --store, NATSAUTH_STORE or
-// the embedded SQLite database in the home.
-func (a *app) storeURL() (string, error) {
-	if s := a.explicitStoreURL(); s != "" {
-		return s, nil
-	}
-	h, err := a.home()
-	if err != nil {
-		return "", err
-	}
-	return DefaultStoreURL(h), nil
-}
+func (a *app) home() (string, error) { return serving.Home(a.homeFlag) }
 
 // explicitStoreURL is the store named by --store or NATSAUTH_STORE, or "".
-func (a *app) explicitStoreURL() string {
-	if a.storeFlag != "" {
-		return a.storeFlag
+func (a *app) explicitStoreURL() string { return serving.ExplicitStore(a.storeFlag) }
+
+var logLevels = []string{"debug", "info", "warn", "warning", "error"}
+
+// checkGlobals reports bad global flags, whatever the command.
+func (a *app) checkGlobals() error {
+	p := authority.NewProblems("natsauth")
+	if !slices.Contains(logLevels, strings.ToLower(a.logLevel)) {
+		p.Add("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
-	return os.Getenv("NATSAUTH_STORE")
+	if a.wait < 0 {
+		p.Add("--wait %s: must not be negative", a.wait)
+	}
+	if s := a.explicitStoreURL(); s != "" {
+		if err := checkStoreURL(s); err != nil {
+			p.Add("--store (or NATSAUTH_STORE): %v", err)
+		}
+	}
+	return p.Err()
 }
 
-// DefaultStoreURL is the embedded default store of a home directory.
-func DefaultStoreURL(home string) string {
-	return "sqlite://" + filepath.ToSlash(filepath.Join(home, "accounts.db"))
+// checkStoreURL reports a store URL whose scheme no backend knows.
+func checkStoreURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("%q is not a store URL (e.g. sqlite:///path/accounts.db, postgres://host/db)", store.Redact(s))
+	}
+	if !slices.Contains(store.Schemes(), strings.ToLower(u.Scheme)) {
+		return fmt.Errorf("%s: unknown scheme %q (known: %s)", store.Redact(s), u.Scheme, strings.Join(store.Schemes(), ", "))
+	}
+	return nil
+}
+
+// openHome opens the home named by --home / NATSAUTH_HOME.
+func (a *app) openHome() (*authority.Home, error) {
+	dir, err := a.home()
+	if err != nil {
+		return nil, err
+	}
+	return authority.Open(dir)
+}
+
+// managerConfig is the management core's configuration from the flags.
+func (a *app) managerConfig() (manage.Config, error) {
+	dir, err := a.home()
+	if err != nil {
+		return manage.Config{}, err
+	}
+	wait := a.wait
+	if wait == 0 {
+		wait = -1
+	}
+	return manage.Config{Home: dir, Store: a.explicitStoreURL(), Logger: a.quietLogger(), ApplyTimeout: wait}, nil
+}
+
+// manager opens the management core over the home; the caller closes it.
+func (a *app) manager() (*manage.Manager, error) {
+	cfg, err := a.managerConfig()
+	if err != nil {
+		return nil, err
+	}
+	return manage.Open(cfg)
+}
+
+// quietLogger is the store logger of short CLI commands: warnings and
+// errors only, unless --log-level asks for debug.
+func (a *app) quietLogger() *slog.Logger {
+	lvl := slog.LevelWarn
+	if strings.EqualFold(a.logLevel, "debug") {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: lvl}))
 }
 
 // logger builds the process logger; only main-level code picks a handler.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -371,7 +372,7 @@ func TestRotateOperatorSigningKeyAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sys.Close()
-	missing, _, err := serversMissingKey(context.Background(), sys, 300*time.Millisecond, old)
+	missing, _, err := manage.ServersMissingKey(context.Background(), sys, 300*time.Millisecond, old)
 	if err != nil || len(missing) != 1 {
 		t.Fatalf("after the last restart the server still trusts the old key (missing=%v, %v)", missing, err)
 	}

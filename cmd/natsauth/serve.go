@@ -72,40 +72,24 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 }
 
 // nodeConfig builds the node configuration from the home and flags.
-func (a *app) nodeConfig(ctx context.Context, f serveFlags) (node.Config, error) {
+func (a *app) nodeConfig(f serveFlags) (node.Config, error) {
 	h, err := a.openHome()
 	if err != nil {
 		return node.Config{}, err
 	}
-	home := h.Dir()
-	sys := h.SystemAccount()
-	signer, err := h.UserSigner(sys)
-	if err != nil {
-		return node.Config{}, fmt.Errorf("system account key: %w", err)
-	}
-	seed, err := h.AccountJWTs()
+	cfg, err := node.FromHome(h)
 	if err != nil {
 		return node.Config{}, err
 	}
-	storeURL := a.explicitStoreURL() // empty: the config file's resolver or the home's SQLite
-	return node.Config{
-		ConfigFile:          f.configFile,
-		Flags:               f.server,
-		OperatorJWT:         h.OperatorJWT(),
-		SystemAccountName:   "SYS",
-		SystemSigner:        signer,
-		StoreURL:            storeURL,
-		DefaultStoreURL:     DefaultStoreURL(home),
-		Seed:                seed,
-		DefaultJetStreamDir: node.DefaultJetStreamDir(home),
-		AllowDelete:         f.allowDelete,
-		MetricsAddr:         f.metricsAddr,
-		Logger:              a.logger(),
-	}, nil
+	cfg.ConfigFile, cfg.Flags = f.configFile, f.server
+	cfg.StoreURL = a.explicitStoreURL() // empty: the config file's resolver or the home's SQLite
+	cfg.AllowDelete, cfg.MetricsAddr = f.allowDelete, f.metricsAddr
+	cfg.Logger = a.logger()
+	return cfg, nil
 }
 
 func (a *app) serve(ctx context.Context, f serveFlags) error {
-	cfg, err := a.nodeConfig(ctx, f)
+	cfg, err := a.nodeConfig(f)
 	if err != nil {
 		return err
 	}

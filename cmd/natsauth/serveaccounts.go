@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/node"
@@ -31,39 +27,10 @@ func (a *app) serveAccountServer(ctx context.Context, n *node.Node, cfg node.Con
 	}
 	log := cfg.Logger.With("component", "account-server")
 	as := accountserver.New(n.Store(), accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: log})
-	if err := as.Start(ctx); err != nil {
-		return nil, fmt.Errorf("account server: %w", err)
-	}
-	ln, err := net.Listen("tcp", addr)
+	l, err := accountserver.Listen(ctx, as, addr, nil, log)
 	if err != nil {
-		_ = as.Close()
-		return nil, fmt.Errorf("account server: listen on %s: %w", addr, err)
+		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           as,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second, // watch streams extend it per event
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			log.Error("account server stopped", "err", err)
-		}
-	}()
-	base := fmt.Sprintf("http://%s/jwt/v1/accounts/", ln.Addr())
-	log.Info("account server listening", "url", base)
-	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", base, base)
-	return func() {
-		_ = as.Close() // ends watch streams, which would hold Shutdown
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-		<-done
-	}, nil
+	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
+	return func() { _ = l.Close() }, nil
 }

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -51,67 +49,53 @@ Servers read the operator JWT only at start: restart them after an edit.`,
   natsauth edit operator --require-signing-keys`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "edit operator"}
+			p := authority.NewProblems("edit operator")
 			add, rm := splitList(sks), splitList(rmSks)
 			setRequire := cmd.Flags().Changed("require-signing-keys")
 			if len(add)+len(rm) == 0 && !setRequire {
-				p.add("nothing to change: give --sk generate, --rm-sk KEY or --require-signing-keys (see --help)")
+				p.Add("nothing to change: give --sk generate, --rm-sk KEY or --require-signing-keys (see --help)")
 			}
 			for _, k := range add {
 				if k != "generate" && !strings.HasPrefix(k, "O") {
-					p.add("--sk %.60q: give generate or an operator public key (O...)", k)
+					p.Add("--sk %.60q: give generate or an operator public key (O...)", k)
 				}
 				if strings.HasPrefix(k, "SO") {
-					p.add("--sk: that is an operator seed; give its public key, or generate")
+					p.Add("--sk: that is an operator seed; give its public key, or generate")
 				}
 			}
-			h, err := a.openHome()
+			if err := p.Err(); err != nil {
+				return err
+			}
+			e := manage.OperatorEdit{RemoveSigningKeys: rm}
+			for _, k := range add {
+				e.AddSigningKeys = append(e.AddSigningKeys, strings.TrimPrefix(k, "generate"))
+			}
+			if setRequire {
+				e.RequireSigningKeys = &require
+			}
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			if err := p.err(); err != nil {
-				return err
+			defer m.Close()
+			out, res, err := m.EditOperator(cmd.Context(), e)
+			for _, k := range out.Added {
+				fmt.Fprintf(a.out, "added operator signing key %s\n", k)
 			}
-			var resigned []string
-			for _, k := range add {
-				if k == "generate" {
-					k = ""
-				}
-				pub, err := h.AddOperatorSigningKey(k)
-				if err != nil {
-					return err
-				}
-				a.audit(cmd.Context(), h, operatorChange(h, audit.ActionAddSigningKey, "operator signing key "+pub))
-				fmt.Fprintf(a.out, "added operator signing key %s\n", pub)
-			}
-			for _, k := range rm {
-				if err := h.RemoveOperatorSigningKey(k); err != nil {
-					return err
-				}
-				a.audit(cmd.Context(), h, operatorChange(h, audit.ActionRemoveSigningKey, "operator signing key "+k))
+			for _, k := range out.Removed {
 				fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
 			}
-			if setRequire {
-				accs, err := h.SetRequireSigningKeys(require)
-				if err != nil {
-					return err
-				}
-				entries := []audit.Entry{operatorChange(h, audit.ActionEditOperator, "require signing keys: "+yesNo(require))}
-				for i := range accs {
-					entries = append(entries, accountChange(audit.ActionEditAccount, nil, &accs[i], "re-signed with the operator signing key"))
-				}
-				a.audit(cmd.Context(), h, entries...)
-				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", h.OperatorName(), yesNo(require))
-				for _, acc := range accs {
-					fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
-					resigned = append(resigned, acc.Name)
-				}
+			if setRequire && err == nil {
+				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
 			}
-			restartNote(a.out, h)
-			if len(resigned) > 0 {
-				return a.publish(cmd.Context(), h, resigned...)
+			for _, acc := range out.Resigned {
+				fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
 			}
-			return nil
+			if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
+				restartNote(a.out, m.Home())
+			}
+			a.writeResult(res)
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -135,41 +119,40 @@ func (f *accountKeyFlags) bind(fs *pflag.FlagSet) {
 func (f *accountKeyFlags) given() bool { return len(f.sk)+len(f.rmSk) > 0 }
 
 // check reports malformed values.
-func (f *accountKeyFlags) check(p *problemList) {
+func (f *accountKeyFlags) check(p *authority.Problems) {
 	for _, k := range splitList(f.sk) {
 		switch {
 		case strings.HasPrefix(k, "SA"):
-			p.add("--sk: that is an account seed; give its public key, or generate")
+			p.Add("--sk: that is an account seed; give its public key, or generate")
 		case k != "generate" && !strings.HasPrefix(k, "A"):
-			p.add("--sk %.60q: give generate or an account public key (A...)", k)
+			p.Add("--sk %.60q: give generate or an account public key (A...)", k)
 		}
 	}
 }
 
-// apply adds and removes the account's signing keys and reports each.
-func (f *accountKeyFlags) apply(ctx context.Context, a *app, h *authority.Home, account string) error {
+// keys are the signing keys to add ("" generates one) and to remove.
+func (f *accountKeyFlags) keys() (add, rm []string) {
 	for _, k := range splitList(f.sk) {
-		if k == "generate" {
-			k = ""
-		}
-		before, _ := h.Account(account)
-		acc, pub, err := h.AddAccountSigningKey(account, k)
-		if err != nil {
-			return err
-		}
-		a.audit(ctx, h, accountChange(audit.ActionAddSigningKey, before, acc, "account signing key "+pub))
-		fmt.Fprintf(a.out, "  added signing key %s (new users of %s are signed with it)\n", pub, account)
+		add = append(add, strings.TrimPrefix(k, "generate"))
 	}
-	for _, k := range splitList(f.rmSk) {
-		before, _ := h.Account(account)
-		acc, err := h.RemoveAccountSigningKey(account, k)
-		if err != nil {
-			return err
-		}
-		a.audit(ctx, h, accountChange(audit.ActionRemoveSigningKey, before, acc, "account signing key "+k))
-		fmt.Fprintf(a.out, "  removed signing key %s\n", k)
+	return add, splitList(f.rmSk)
+}
+
+// writeKeyChanges reports the signing keys an edit added and removed.
+func writeKeyChanges(w io.Writer, before, after *authority.AccountInfo) {
+	if before == nil || after == nil {
+		return
 	}
-	return nil
+	for _, k := range after.Claims.SigningKeys.Keys() {
+		if !before.Claims.SigningKeys.Contains(k) {
+			fmt.Fprintf(w, "  added signing key %s (new users of %s are signed with it)\n", k, after.Name)
+		}
+	}
+	for _, k := range before.Claims.SigningKeys.Keys() {
+		if !after.Claims.SigningKeys.Contains(k) {
+			fmt.Fprintf(w, "  removed signing key %s\n", k)
+		}
+	}
 }
 
 func newEditSigningKeyCmd(a *app) *cobra.Command {
@@ -187,43 +170,41 @@ reconnect under the new template. The permission flags are add user's.`,
   natsauth add user -a MyAccount -n worker1 -K service`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "edit signing-key"}
+			p := authority.NewProblems("edit signing-key")
 			fs := cmd.Flags()
 			for _, n := range []string{"name", "expiry", "start", "tag", "rm-tag"} {
 				if fs.Changed(n) {
-					p.add("--%s belongs to a user, not to a signing key's template", n)
+					p.Add("--%s belongs to a user, not to a signing key's template", n)
 				}
 			}
 			if key == "" {
-				p.add("the signing key is required: give --sk PUBKEY (or its role)")
+				p.Add("the signing key is required: give --sk PUBKEY (or its role)")
 			}
 			e := f.edit(p, fs, time.Now())
 			var r *string
 			if fs.Changed("role") {
 				r = &role
 			}
-			if r == nil && e.IsZero() && len(p.items) == 0 {
-				p.add("nothing to change: give --role or a permission such as --allow-pub SUBJECT")
+			if r == nil && e.IsZero() && p.Len() == 0 {
+				p.Add("nothing to change: give --role or a permission such as --allow-pub SUBJECT")
 			}
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
-			account, err := pickAccount(h, f.account)
-			p.addErr(err)
-			if err := p.err(); err != nil {
+			defer m.Close()
+			account, err := pickAccount(m.Home(), f.account)
+			p.AddErr(err)
+			if err := p.Err(); err != nil {
 				return err
 			}
-			before, _ := h.Account(account)
-			acc, scope, err := h.EditSigningKey(account, key, authority.SigningKeyEdit{Role: r, Template: e})
-			if err != nil {
-				return err
+			acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
+			if acc != nil {
+				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
+				describe.Permissions(a.out, scope.Template.Permissions)
 			}
-			a.audit(cmd.Context(), h, accountChange(audit.ActionEditSigningKey, before, acc,
-				fmt.Sprintf("signing key %s role %q", scope.Key, scope.Role)))
-			fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
-			writePermissionSummary(a.out, scope.Template.Permissions)
-			return a.publish(cmd.Context(), h, acc.Name)
+			a.writeResult(res)
+			return err
 		},
 	}
 	f.bind(cmd.Flags(), true)
@@ -233,52 +214,4 @@ reconnect under the new template. The permission flags are add user's.`,
 	cmd.Flags().StringVar(&key, "sk", "", "the account signing key (public key, or the role of a scoped key)")
 	cmd.Flags().StringVar(&role, "role", "", "role of the scoped key (add user -K ROLE)")
 	return cmd
-}
-
-// writePermissionSummary prints allow/deny lists and the response permission.
-func writePermissionSummary(w io.Writer, p jwt.Permissions) {
-	for _, l := range []struct {
-		name string
-		v    []string
-	}{
-		{"pub allow", p.Pub.Allow}, {"pub deny", p.Pub.Deny}, {"sub allow", p.Sub.Allow}, {"sub deny", p.Sub.Deny},
-	} {
-		if len(l.v) > 0 {
-			fmt.Fprintf(w, "  %-10s %s\n", l.name, strings.Join(l.v, ", "))
-		}
-	}
-	if p.Resp != nil {
-		fmt.Fprintf(w, "  %-10s %s\n", "responses", formatResp(p.Resp.MaxMsgs, p.Resp.Expires))
-	}
-}
-
-// signingKeyLines renders an account's signing keys for describe account.
-func signingKeyLines(c *jwt.AccountClaims) []string {
-	keys := c.SigningKeys.Keys()
-	sort.Strings(keys)
-	var out []string
-	for _, k := range keys {
-		if us, ok := c.SigningKeys[k].(*jwt.UserScope); ok && us != nil {
-			out = append(out, fmt.Sprintf("%s (scoped, role %q)", k, us.Role))
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
-}
-
-// writeUserSigner says which signing key signed a user, and its role.
-func writeUserSigner(a *app, h *authority.Home, u *authority.UserInfo) {
-	if u.Claims.IssuerAccount == "" {
-		return
-	}
-	acc, err := h.Account(u.Account)
-	if err != nil {
-		return
-	}
-	if us, ok := acc.Claims.SigningKeys[u.Claims.Issuer].(*jwt.UserScope); ok && us != nil {
-		fmt.Fprintf(a.out, "  %-10s %s (scoped, role %q: its template sets the permissions)\n", "signer", u.Claims.Issuer, us.Role)
-		return
-	}
-	fmt.Fprintf(a.out, "  %-10s %s (account signing key)\n", "signer", u.Claims.Issuer)
 }

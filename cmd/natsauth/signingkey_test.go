@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/serving"
 )
 
 func openHomeT(t *testing.T, c *cliHome) *authority.Home {
@@ -201,7 +202,7 @@ func TestEditOperatorAndAccountSigningKeys(t *testing.T) {
 func initHomeWithStore(t *testing.T) *cliHome {
 	t.Helper()
 	c := newCLIHome(t)
-	c.store = DefaultStoreURL(c.dir)
+	c.store = serving.DefaultStoreURL(c.dir)
 	c.must("init", "-n", "O")
 	return c
 }

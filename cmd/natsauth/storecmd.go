@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/trust"
 )
 
@@ -56,22 +54,6 @@ each. The exit status is non-zero if any JWT was refused.`,
 	return cmd
 }
 
-// copySummary is what `store copy` reports.
-type copySummary struct {
-	Copied    int         `json:"copied"`
-	Unchanged int         `json:"unchanged"`
-	Skipped   int         `json:"skipped"`
-	Refused   int         `json:"refused"`
-	Skips     []copyIssue `json:"skips"`
-	Refusals  []copyIssue `json:"refusals"`
-}
-
-// copyIssue is one account that was not copied, and why.
-type copyIssue struct {
-	Account string `json:"account"`
-	Reason  string `json:"reason"`
-}
-
 // refusedError makes the process exit non-zero after a copy that refused
 // some JWTs.
 type refusedError struct{ n int }
@@ -84,34 +66,15 @@ func (e refusedError) Error() string {
 func (e refusedError) ExitCode() int { return 1 }
 
 func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
-	if f.from == f.to {
-		return errors.New("store copy: --from and --to name the same store")
-	}
 	policy, err := a.copyPolicy(f.operator)
 	if err != nil {
 		return fmt.Errorf("store copy: %w", err)
 	}
-	opts := store.Options{Policy: policy, Logger: a.logger()}
-	src, err := store.Open(ctx, f.from, opts)
-	if err != nil {
-		return fmt.Errorf("store copy: source: %w", err)
-	}
-	defer src.Close()
-	dst, err := store.Open(ctx, f.to, opts)
-	if err != nil {
-		return fmt.Errorf("store copy: destination: %w", err)
-	}
-	defer dst.Close()
-
-	keys, err := src.List(ctx)
-	if err != nil {
-		return fmt.Errorf("store copy: list %s: %w", redactURL(f.from), err)
-	}
-	bar := newProgress(a.errOut, len(keys))
-	sum, err := copyAccounts(ctx, src, dst, keys, bar.step)
+	bar := newProgress(a.errOut)
+	sum, err := manage.CopyStore(ctx, f.from, f.to, policy, a.logger(), bar.step)
 	bar.done()
 	if err != nil {
-		return fmt.Errorf("store copy: %w (copied %d of %d before stopping)", err, sum.Copied, len(keys))
+		return err
 	}
 	if f.json {
 		enc := json.NewEncoder(a.out)
@@ -135,89 +98,33 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 	return nil
 }
 
-// copyAccounts copies keys from src to dst through dst's validation. It
-// stops early only when ctx ends; every other failure is one account's.
-func copyAccounts(ctx context.Context, src, dst store.Store, keys []string, step func()) (copySummary, error) {
-	sum := copySummary{Skips: []copyIssue{}, Refusals: []copyIssue{}}
-	refuse := func(acc, reason string) {
-		sum.Refused++
-		sum.Refusals = append(sum.Refusals, copyIssue{Account: acc, Reason: reason})
-	}
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
-		step()
-		rec, err := src.Get(ctx, k)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since the listing
-			}
-			refuse(k, "read from source: "+err.Error())
-			continue
-		}
-		change, err := dst.Put(ctx, k, rec.JWT)
-		switch {
-		case errors.Is(err, store.ErrStale):
-			sum.Skipped++
-			sum.Skips = append(sum.Skips, copyIssue{Account: k, Reason: "the destination holds a newer jwt: " + err.Error()})
-		case err != nil:
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
-			}
-			refuse(k, err.Error())
-		case change == store.Unchanged:
-			sum.Unchanged++
-		default:
-			sum.Copied++
-		}
-	}
-	return sum, nil
-}
-
 // copyPolicy is the trust policy from --operator (a JWT or a file holding
 // one) or, by default, the home's operator.
 func (a *app) copyPolicy(operator string) (*trust.Policy, error) {
-	if operator == "" {
-		h, err := a.openHome()
+	if operator != "" {
+		_, p, err := trust.LoadOperator(operator)
 		if err != nil {
-			return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
+			return nil, fmt.Errorf("--operator: %w", err)
 		}
-		return h.Policy(), nil
+		return p, nil
 	}
-	tok := strings.TrimSpace(operator)
-	if !looksLikeJWT(tok) {
-		raw, err := os.ReadFile(operator)
-		if err != nil {
-			return nil, fmt.Errorf("read operator jwt: %w", err)
-		}
-		if tok, err = jwt.ParseDecoratedJWT(raw); err != nil {
-			return nil, fmt.Errorf("read operator jwt %s: %w", operator, err)
-		}
-	}
-	p, err := trust.FromOperatorJWTs(tok)
+	h, err := a.openHome()
 	if err != nil {
-		return nil, fmt.Errorf("--operator: %w", err)
+		return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
 	}
-	return p, nil
-}
-
-// looksLikeJWT tells a JWT given inline from a file name.
-func looksLikeJWT(s string) bool {
-	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 && !strings.ContainsAny(s, "/\\ ")
+	return h.Policy(), nil
 }
 
 // progress draws a bar on a terminal, and nothing elsewhere.
 type progress struct {
-	w        io.Writer
-	total, n int
-	last     time.Time
-	enabled  bool
-	drew     bool
+	w       io.Writer
+	last    time.Time
+	enabled bool
+	drew    bool
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, total: total, enabled: isTerminal(w) && total > 0}
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, enabled: isTerminal(w)}
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -230,15 +137,14 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func (p *progress) step() {
-	p.n++
-	if !p.enabled || (time.Since(p.last) < 100*time.Millisecond && p.n < p.total) {
+func (p *progress) step(n, total int) {
+	if !p.enabled || total == 0 || (time.Since(p.last) < 100*time.Millisecond && n < total) {
 		return
 	}
 	p.last = time.Now()
 	const width = 30
-	fill := width * p.n / p.total
-	fmt.Fprintf(p.w, "\rcopying [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), p.n, p.total)
+	fill := width * n / total
+	fmt.Fprintf(p.w, "\rcopying [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), n, total)
 	p.drew = true
 }
 

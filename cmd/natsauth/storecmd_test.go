@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -66,7 +67,7 @@ func TestStoreCopyValidatesEachAndReportsRefusals(t *testing.T) {
 	if strings.Contains(stderr, "copying [") {
 		t.Errorf("progress bar drawn on a non-terminal: %q", stderr)
 	}
-	var sum copySummary
+	var sum manage.CopySummary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("--json output %q: %v", stdout, err)
 	}
@@ -188,15 +189,15 @@ func TestProgressOnlyOnTerminals(t *testing.T) {
 	if isTerminal(f) {
 		t.Fatal("a regular file is a terminal")
 	}
-	p := newProgress(&buf, 3)
-	p.step()
+	p := newProgress(&buf)
+	p.step(1, 3)
 	p.done()
 	if buf.Len() != 0 {
 		t.Fatalf("progress drawn off a terminal: %q", buf.String())
 	}
-	p = &progress{w: &buf, total: 3, enabled: true}
-	for range 3 {
-		p.step()
+	p = &progress{w: &buf, enabled: true}
+	for i := range 3 {
+		p.step(i+1, 3)
 	}
 	p.done()
 	if out := buf.String(); !strings.HasPrefix(out, "\rcopying [##########") || !strings.Contains(out, "3/3") || !strings.HasSuffix(out, "\n") {

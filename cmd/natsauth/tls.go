@@ -1,14 +1,15 @@
 package main
 
 import (
-	"crypto/x509"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/authority"
 
 	"github.com/natsauth/natsauth/internal/tlsgen"
 )
@@ -39,28 +40,28 @@ and tests; production servers should get certificates from your own CA.`,
   natsauth serve --tls-cert tls/server-cert.pem --tls-key tls/server-key.pem --tls-ca tls/ca.pem --tls-verify`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &problemList{op: "generate tls"}
+			p := authority.NewProblems("generate tls")
 			hs := splitList(hosts)
 			if err := tlsgen.CheckHosts(hs); err != nil {
-				p.add("--host: %v", err)
+				p.Add("--host: %v", err)
 			}
 			if days < 1 {
-				p.add("--days %d: give the number of days the certificates are valid (1 or more)", days)
+				p.Add("--days %d: give the number of days the certificates are valid (1 or more)", days)
 			}
 			dir := out
 			if dir == "" {
 				h, err := a.home()
 				if err != nil {
-					p.addErr(err)
+					p.AddErr(err)
 				}
 				dir = filepath.Join(h, "tls")
 			}
-			if err := p.err(); err != nil {
+			if err := p.Err(); err != nil {
 				return err
 			}
 			f, err := tlsgen.Generate(dir, tlsgen.Options{Hosts: hs, Validity: time.Duration(days) * 24 * time.Hour, Overwrite: force})
 			if err != nil {
-				if !force && strings.Contains(err.Error(), "already holds") {
+				if errors.Is(err, tlsgen.ErrExists) {
 					return fmt.Errorf("%w (--force replaces them)", err)
 				}
 				return err
@@ -98,17 +99,4 @@ func writeTLSSummary(a *app, f *tlsgen.Files) {
 		fmt.Fprintf(a.errOut, "warning: %s can be read by other users; the keys are 0600, but keep TLS material in a 0700 directory (chmod 700 %s)\n",
 			f.Dir, f.Dir)
 	}
-}
-
-// loadCAPool reads PEM CA certificates from path.
-func loadCAPool(path string) (*x509.CertPool, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(raw) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return pool, nil
 }

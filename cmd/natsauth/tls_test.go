@@ -19,6 +19,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/tlsgen"
+	"github.com/natsauth/natsauth/serving"
 )
 
 // bgRun runs `natsauth args...` in the background until the test ends and
@@ -44,7 +45,7 @@ func serveHome(t *testing.T, c *cliHome, args ...string) string {
 func sqliteHome(t *testing.T) *cliHome {
 	t.Helper()
 	c := newCLIHome(t)
-	c.store = DefaultStoreURL(c.dir)
+	c.store = serving.DefaultStoreURL(c.dir)
 	c.must("init", "-n", "O")
 	c.must("add", "account", "-n", "A")
 	c.must("add", "user", "-a", "A", "-n", "alice", "--allow-pubsub", "tls.>")
@@ -201,7 +202,7 @@ func httpsClient(t *testing.T, caFile string, cert *tlsgen.Files) *http.Client {
 	t.Helper()
 	tc := &tls.Config{}
 	if caFile != "" {
-		pool, err := loadCAPool(caFile)
+		pool, err := tlsgen.LoadCAPool(caFile)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
 )
 
@@ -74,7 +74,7 @@ func splitList(vals []string) []string {
 }
 
 // edit parses the flags into a UserEdit, recording every bad value.
-func (f *userFlags) edit(p *problemList, fs *pflag.FlagSet, now time.Time) authority.UserEdit {
+func (f *userFlags) edit(p *authority.Problems, fs *pflag.FlagSet, now time.Time) authority.UserEdit {
 	e := authority.UserEdit{
 		AllowPub: splitList(f.allowPub), AllowSub: splitList(f.allowSub), AllowPubSub: splitList(f.allowPubSub),
 		DenyPub: splitList(f.denyPub), DenySub: splitList(f.denySub), DenyPubSub: splitList(f.denyPubSub),
@@ -84,7 +84,7 @@ func (f *userFlags) edit(p *problemList, fs *pflag.FlagSet, now time.Time) autho
 	if f.respMax.set {
 		n, err := strconv.Atoi(strings.TrimSpace(f.respMax.s))
 		if err != nil {
-			p.add("--allow-pub-response=%q: give a number of responses, e.g. --allow-pub-response=5", f.respMax.s)
+			p.Add("--allow-pub-response=%q: give a number of responses, e.g. --allow-pub-response=5", f.respMax.s)
 		} else {
 			e.RespMax = &n
 		}
@@ -92,7 +92,7 @@ func (f *userFlags) edit(p *problemList, fs *pflag.FlagSet, now time.Time) autho
 	if f.respTTL.set {
 		d, err := units.ParseTTL(f.respTTL.s)
 		if err != nil {
-			p.add("--response-ttl: %v", err)
+			p.Add("--response-ttl: %v", err)
 		} else {
 			e.RespTTL = &d
 		}
@@ -107,7 +107,7 @@ func (f *userFlags) edit(p *problemList, fs *pflag.FlagSet, now time.Time) autho
 		}
 		at, err := units.ParseExpiry(t.v.s, now)
 		if err != nil {
-			p.add("--%s: %v", t.name, err)
+			p.Add("--%s: %v", t.name, err)
 			continue
 		}
 		*t.dst = &at
@@ -120,10 +120,10 @@ func (f *userFlags) edit(p *problemList, fs *pflag.FlagSet, now time.Time) autho
 
 // userName picks the user name from the argument or -n, with a hint for
 // the common `--allow-pub-response 5` slip (the count needs '=').
-func (f *userFlags) userName(p *problemList, args []string) string {
+func (f *userFlags) userName(p *authority.Problems, args []string) string {
 	if len(args) == 1 && f.respMax.set && f.name != "" {
 		if _, err := strconv.Atoi(args[0]); err == nil {
-			p.add("unexpected argument %q: write the response count as --allow-pub-response=%s", args[0], args[0])
+			p.Add("unexpected argument %q: write the response count as --allow-pub-response=%s", args[0], args[0])
 			return f.name
 		}
 	}
@@ -143,40 +143,43 @@ func newAddUserCmd(a *app) *cobra.Command {
   natsauth add user -n device7 -k UDXU...        # from a public key: the seed never leaves the device`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "add user"}
+			p := authority.NewProblems("add user")
 			name := f.userName(p, args)
 			if name != "" {
-				p.op += " " + name
+				p.SetOp("add user %s", name)
 			}
 			e := f.edit(p, cmd.Flags(), time.Now())
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
+			defer m.Close()
+			h := m.Home()
 			account, err := pickAccount(h, f.account)
-			p.addErr(err)
-			if len(p.items) > 0 {
+			p.AddErr(err)
+			if p.Len() > 0 {
 				// Report the problems the library would find as well.
 				if name != "" {
 					if err := authority.CheckName("user", name); err != nil {
-						p.add("%v", err)
+						p.Add("%v", err)
 					}
 				}
-				p.addErr(e.Check())
+				p.AddErr(e.Check())
 				if account != "" {
 					_, err := h.Account(account)
-					p.addErr(err)
+					p.AddErr(err)
 				}
-				return p.err()
+				return p.Err()
 			}
-			u, err := h.AddUserWith(account, name, e, authority.UserIssue{PublicKey: publicKey, SigningKey: signingKey})
+			u, err := m.AddUser(cmd.Context(), account, name, e, authority.UserIssue{PublicKey: publicKey, SigningKey: signingKey})
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), h, userChange(audit.ActionAddUser, nil, u, ""))
 			fmt.Fprintf(a.out, "added user %s %s to account %s\n", u.Name, u.Pub, u.Account)
-			writeUserSummary(a, u)
-			writeUserSigner(a, h, u)
+			describe.UserSummary(a.out, u)
+			if acc, err := h.Account(u.Account); err == nil {
+				describe.UserSigner(a.out, acc, u)
+			}
 			if publicKey != "" {
 				fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
 					"         The holder of the seed makes the creds file from the user JWT:\n"+
@@ -204,39 +207,39 @@ func newEditUserCmd(a *app) *cobra.Command {
   natsauth edit user bob --rm inventory.delete --expiry 0`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &problemList{op: "edit user"}
+			p := authority.NewProblems("edit user")
 			name := f.userName(p, args)
 			if name != "" {
-				p.op += " " + name
+				p.SetOp("edit user %s", name)
 			}
 			e := f.edit(p, cmd.Flags(), time.Now())
-			if e.IsZero() && len(p.items) == 0 {
-				p.add("nothing to change: give a permission or setting such as --allow-pub SUBJECT (see --help)")
+			if e.IsZero() && p.Len() == 0 {
+				p.Add("nothing to change: give a permission or setting such as --allow-pub SUBJECT (see --help)")
 			}
-			h, err := a.openHome()
+			m, err := a.manager()
 			if err != nil {
 				return err
 			}
+			defer m.Close()
+			h := m.Home()
 			account, err := pickAccount(h, f.account)
-			p.addErr(err)
-			if len(p.items) > 0 {
-				p.addErr(e.Check())
+			p.AddErr(err)
+			if p.Len() > 0 {
+				p.AddErr(e.Check())
 				if account != "" && name != "" {
 					_, err := h.User(account, name)
-					p.addErr(err)
+					p.AddErr(err)
 				}
-				return p.err()
+				return p.Err()
 			}
-			before, _ := h.User(account, name)
-			u, err := h.EditUser(account, name, e)
+			u, reRevoked, err := m.EditUser(cmd.Context(), account, name, e)
 			if err != nil {
 				return err
 			}
-			a.audit(cmd.Context(), h, userChange(audit.ActionEditUser, before, u, ""))
 			fmt.Fprintf(a.out, "edited user %s %s in account %s\n", u.Name, u.Pub, u.Account)
-			writeUserSummary(a, u)
+			describe.UserSummary(a.out, u)
 			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
-			if acc, err := h.Account(account); err == nil && before != nil && acc.IsRevoked(before) && !acc.IsRevoked(u) {
+			if reRevoked {
 				fmt.Fprintf(a.errOut, "warning: %s was revoked; the re-issued JWT is newer than the revocation and is accepted.\n"+
 					"  revoke it again with: natsauth revocations add-user -a %s -n %s\n", u.Name, u.Account, u.Name)
 			}
@@ -245,41 +248,4 @@ func newEditUserCmd(a *app) *cobra.Command {
 	}
 	f.bind(cmd.Flags(), true)
 	return cmd
-}
-
-// writeUserSummary prints a user's permissions in a few lines.
-func writeUserSummary(a *app, u *authority.UserInfo) {
-	p := u.Claims.Permissions
-	for _, l := range []struct {
-		name string
-		v    []string
-	}{
-		{"pub allow", p.Pub.Allow}, {"pub deny", p.Pub.Deny}, {"sub allow", p.Sub.Allow}, {"sub deny", p.Sub.Deny},
-	} {
-		if len(l.v) > 0 {
-			fmt.Fprintf(a.out, "  %-10s %s\n", l.name, strings.Join(l.v, ", "))
-		}
-	}
-	if p.Resp != nil {
-		fmt.Fprintf(a.out, "  %-10s %s\n", "responses", formatResp(p.Resp.MaxMsgs, p.Resp.Expires))
-	}
-	if u.Claims.Expires != 0 {
-		fmt.Fprintf(a.out, "  %-10s %s\n", "expires", units.FormatTime(u.Claims.Expires, "never"))
-	}
-}
-
-// formatResp renders a response permission.
-func formatResp(maxMsgs int, ttl time.Duration) string {
-	count := "1 (server default)"
-	switch {
-	case maxMsgs < 0:
-		count = "unlimited"
-	case maxMsgs > 0:
-		count = strconv.Itoa(maxMsgs)
-	}
-	t := "2m (server default)"
-	if ttl > 0 {
-		t = ttl.String()
-	}
-	return fmt.Sprintf("max %s per request, within %s", count, t)
 }

@@ -318,7 +318,7 @@ func TestQueueGroupAcrossProcesses(t *testing.T) {
 func TestJetStreamDurableConsumer(t *testing.T) {
 	srv := walkthrough.Start(t)
 	out := run(t, srv, "admin", true, "jetstream", "-count", "3", "-message", "first")
-	wantLines(t, out, "stream ORDERS on orders.>", "stored first #3 as message 3",
+	wantLines(t, out, "stream ORDERS on orders.new", "stored first #3 as message 3",
 		`processed "first #1" (message 1), acked`, `processed "first #3" (message 3), acked`,
 		"order-processor acked 3 message(s), none pending")
 	// The durable consumer remembers its acks: a second run processes only

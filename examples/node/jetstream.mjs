@@ -12,7 +12,7 @@ const prefix = process.argv[3] || "Order";
 main(async () => {
   const nc = await connectFromEnv("node-example-jetstream");
   const jsm = await nc.jetstreamManager();
-  const cfg = { name: "ORDERS", subjects: ["orders.>"], storage: StorageType.File };
+  const cfg = { name: "ORDERS", subjects: ["orders.new"], storage: StorageType.File };
   try {
     await jsm.streams.info("ORDERS");
     await jsm.streams.update("ORDERS", cfg);
@@ -20,7 +20,7 @@ main(async () => {
     if (err.code !== "404") throw err;
     await jsm.streams.add(cfg);
   }
-  console.log("stream ORDERS on orders.>");
+  console.log("stream ORDERS on orders.new");
 
   const js = nc.jetstream();
   for (let i = 1; i <= count; i++) {

@@ -114,7 +114,7 @@ func TestNodeQueueGroup(t *testing.T) {
 func TestNodeJetStream(t *testing.T) {
 	srv := walkthrough.Start(t)
 	out := runNode(t, true, env(srv, "admin"), "jetstream.mjs", "3", "first")
-	wantLines(t, out, "stream ORDERS on orders.>", "stored first #3 as message 3",
+	wantLines(t, out, "stream ORDERS on orders.new", "stored first #3 as message 3",
 		`processed "first #1" (message 1), acked`, "order-processor acked 3 message(s), none pending")
 	out = runNode(t, true, env(srv, "admin"), "jetstream.mjs", "2", "second")
 	wantLines(t, out, "stored second #1 as message 4", `processed "second #2" (message 5), acked`,

@@ -92,29 +92,17 @@ func (s *Setup) SysCreds() string { return s.Home.CredsPath(authority.SystemAcco
 // another), on 127.0.0.1 with random client and monitoring ports.
 func (s *Setup) NodeConfig(configFile string) node.Config {
 	s.t.Helper()
-	signer, err := s.Home.AccountSigner(s.Home.SystemAccount())
+	cfg, err := node.FromHome(s.Home)
 	if err != nil {
-		s.t.Fatalf("system account key: %v", err)
-	}
-	seed, err := s.Home.AccountJWTs()
-	if err != nil {
-		s.t.Fatalf("account jwts: %v", err)
+		s.t.Fatalf("node config: %v", err)
 	}
 	flags := node.ServerFlags{Set: map[string]bool{}}
 	if configFile == "" {
 		flags.Host, flags.Port, flags.HTTPPort, flags.JetStream = "127.0.0.1", -1, -1, true
 	}
-	return node.Config{
-		ConfigFile:          configFile,
-		Flags:               flags,
-		OperatorJWT:         s.Home.OperatorJWT(),
-		SystemAccountName:   authority.SystemAccountName,
-		SystemSigner:        signer,
-		DefaultStoreURL:     "sqlite://" + filepath.ToSlash(filepath.Join(s.Dir, "accounts.db")),
-		Seed:                seed,
-		DefaultJetStreamDir: node.DefaultJetStreamDir(s.Dir),
-		Logger:              slog.New(slog.DiscardHandler),
-	}
+	cfg.ConfigFile, cfg.Flags = configFile, flags
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return cfg
 }
 
 // Serve starts a node until the test ends.

@@ -96,7 +96,7 @@ func StartPrivate(t testing.TB) *Server {
 
 // Main runs the tests and then stops the shared server, if one was started,
 // and exits with the tests' exit code. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	if shared != nil && shared.cluster != nil {
 		if err := shared.cluster.destroy(); err != nil {

@@ -142,8 +142,8 @@ func Generate(dir string, o Options) (*Files, error) {
 			}
 		}
 		if len(exist) > 0 {
-			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite",
-				dir, strings.Join(exist, ", "))
+			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite: %w",
+				dir, strings.Join(exist, ", "), ErrExists)
 		}
 	}
 	fi, err := os.Stat(dir)
@@ -322,4 +322,20 @@ func keyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
 // writeFile replaces path with data at mode, atomically (fsx.WriteFile).
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	return fsx.WriteFile(path, data, mode)
+}
+
+// ErrExists means the directory already holds files Generate would write.
+var ErrExists = errors.New("files exist")
+
+// LoadCAPool reads PEM CA certificates from path.
+func LoadCAPool(path string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

@@ -3,7 +3,7 @@
 //
 //	NATS_CREDS=admin.creds go run ./examples/go/jetstream -count 3
 //
-// It creates (or updates) stream ORDERS on orders.>, file storage; publishes
+// It creates (or updates) stream ORDERS on orders.new, file storage; publishes
 // -count orders and waits for the stream to acknowledge each; then fetches
 // what durable consumer "order-processor" has not yet acknowledged,
 // acknowledging each message. Run it twice: the second run processes only
@@ -55,7 +55,7 @@ func run(ctx context.Context, count int, prefix string, timeout time.Duration) e
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:     "ORDERS",
-		Subjects: []string{"orders.>"},
+		Subjects: []string{"orders.new"}, // not orders.>: orders.status requests are for the responder
 		Storage:  jetstream.FileStorage,
 	})
 	if err != nil {
@@ -66,7 +66,7 @@ func run(ctx context.Context, count int, prefix string, timeout time.Duration) e
 		}
 		return fmt.Errorf("create stream ORDERS: %w", err)
 	}
-	fmt.Println("stream ORDERS on orders.>")
+	fmt.Println("stream ORDERS on orders.new")
 
 	for i := 1; i <= count; i++ {
 		ack, err := js.Publish(ctx, "orders.new", fmt.Appendf(nil, "%s #%d", prefix, i))
