@@ -14,8 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/internal/testkit"
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // fixture is an operator with one account and one user.

@@ -18,11 +18,7 @@ import (
 	"github.com/natsauth/natsauth/store"
 
 	// Every backend registers its URL scheme.
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/httpstore"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/postgres"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // app carries what every command needs: output streams and global flags.
