@@ -25,7 +25,7 @@ import (
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/node"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
