@@ -57,6 +57,7 @@ const (
 	ActionRotate           = "rotate signing key"
 	ActionStorePut         = "store put"
 	ActionStoreDelete      = "store delete"
+	ActionStoreReplace     = "store replace"
 	// ActionUnreadable marks a line of a log that could not be read back
 	// (a torn write or tampering); Detail says where.
 	ActionUnreadable = "unreadable"

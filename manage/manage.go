@@ -212,6 +212,7 @@ type change struct {
 	entries   []audit.Entry
 	publish   []authority.AccountInfo
 	unpublish []authority.AccountInfo
+	replace   bool // write publish over whatever the stores hold (store.Replace)
 }
 
 func (c *change) audit(e ...audit.Entry) { c.entries = append(c.entries, e...) }

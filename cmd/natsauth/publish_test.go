@@ -151,4 +151,25 @@ func TestPublishStaleStoreIsReported(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "newer JWT") || !strings.Contains(err.Error(), "saved in the home") {
 		t.Errorf("edit over a newer stored JWT = %v", err)
 	}
+
+	// doctor names the drift, and store replace is the deliberate way out.
+	out, _, _ := c.run("doctor")
+	if !strings.Contains(out, "store-newer-than-home") || !strings.Contains(out, "store replace A") {
+		t.Errorf("doctor does not report the stale store:\n%s", out)
+	}
+	out = c.must("store", "replace", "A")
+	if !strings.Contains(out, "published account A to") {
+		t.Errorf("store replace output:\n%s", out)
+	}
+	home, _ := h.Account("A")
+	if got, err := storedJWT(t, c, h, acc.Pub); err != nil || got != home.JWT {
+		t.Fatalf("after store replace the store holds another JWT than the home (%v)", err)
+	}
+	if out, _, _ := c.run("doctor"); strings.Contains(out, "store-newer-than-home") {
+		t.Errorf("doctor still reports the drift after store replace:\n%s", out)
+	}
+	entries := c.must("audit", "--json")
+	if !strings.Contains(entries, `"action":"store replace"`) {
+		t.Error("store replace is not in the audit log")
+	}
 }
