@@ -21,6 +21,7 @@ type serveFlags struct {
 	allowDelete   bool
 	accountServer string // listen address of the account-server API; "" for none
 	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
+	console       string // listen address of the HTTP API and web console; "" for none
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -68,6 +69,8 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 		"serve Prometheus /metrics on this address (own listener), e.g. 127.0.0.1:9100; default: on the monitoring port (-m)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
+	fl.StringVar(&f.console, "console", "",
+		"also serve the HTTP API and web console on this address (own listener, HTTPS with --tls-cert), e.g. 127.0.0.1:8080")
 	return cmd
 }
 
@@ -103,6 +106,13 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	if f.accountServer != "" {
 		stop, err := a.serveAccountServer(ctx, n, cfg, f.accountServer)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if f.console != "" {
+		stop, err := a.serveConsole(ctx, n, f)
 		if err != nil {
 			return err
 		}
