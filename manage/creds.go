@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/serving"
 )
 
 // ActionTakeCreds is the audit action of a creds file handed out by
@@ -42,8 +44,11 @@ func (m *Manager) TakeCreds(ctx context.Context, account, user string) ([]byte, 
 		if err != nil {
 			return fmt.Errorf("take creds of %s: %w", user, err)
 		}
+		// A jti is a hash of the standard claims only, the same for a user
+		// re-issued within a second: the whole JWT's fingerprint tells.
+		mark := "user JWT " + serving.Fingerprint(u.JWT)
 		for _, e := range past {
-			if e.Action == ActionTakeCreds && e.User == u.Pub && e.NewJTI == u.Claims.ID {
+			if e.Action == ActionTakeCreds && e.User == u.Pub && strings.Contains(e.Detail, mark) {
 				return fmt.Errorf("take creds of %s: %w (by %s at %s)", user, ErrCredsTaken,
 					who(e), e.Time.Format("2006-01-02 15:04:05 MST"))
 			}
@@ -56,7 +61,7 @@ func (m *Manager) TakeCreds(ctx context.Context, account, user string) ([]byte, 
 			return fmt.Errorf("take creds of %s: read the creds file: %w", user, err)
 		}
 		creds = b
-		e := userEntry(ActionTakeCreds, nil, u, "creds file handed out once")
+		e := userEntry(ActionTakeCreds, nil, u, "creds file handed out once, "+mark)
 		e.Signer = ""
 		c.audit(e)
 		return nil
