@@ -22,6 +22,7 @@ import (
 
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/console/access"
+	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/serving"
@@ -53,8 +54,9 @@ Console users sign in with a password (natsauth console user add bootstraps the 
 operator admin; --init-admin makes one when there is none and prints its password once).
 Live state comes from the running servers over the system account: the home's running
 natsauth serve, or --server.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runConsole(cmd.Context(), f) },
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{clidoc.AnnotationRunnable: "yes"},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return a.runConsole(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the console on")
