@@ -109,17 +109,26 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start connects to the servers (when Config.Connect is set) and follows
+// Start reads the accounts into the core's index, connects to the servers
+// (when Config.Connect is set) and follows
 // their auth failures until Close. A failed connection is retried in the
 // background; the console serves without live state meanwhile.
 func (s *Server) Start(ctx context.Context) error {
-	if s.cfg.Connect == nil {
-		return nil
-	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
+	// Read every account now rather than on the first list request.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.m.WarmIndex(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("console: reading the accounts failed", "error", err)
+		}
+	}()
+	if s.cfg.Connect == nil {
+		return nil
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

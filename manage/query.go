@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -214,6 +215,7 @@ func scanAccounts(ctx context.Context, h *authority.Home, prev []indexEntry) ([]
 		old[prev[i].name] = &prev[i]
 	}
 	out := make([]indexEntry, 0, len(des))
+	var toRead []indexEntry // new or changed: name, mod and size set
 	for i, de := range des {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -229,13 +231,48 @@ func scanAccounts(ctx context.Context, h *authority.Home, prev []indexEntry) ([]
 			out = append(out, *o)
 			continue
 		}
-		if e, ok := readEntry(h, de.Name()); ok {
-			e.mod, e.size = fi.ModTime(), fi.Size()
+		toRead = append(toRead, indexEntry{name: de.Name(), mod: fi.ModTime(), size: fi.Size()})
+	}
+	out = append(out, readEntries(h, toRead)...)
+	slices.SortFunc(out, func(a, b indexEntry) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// readEntries reads accounts in parallel (decoding verifies each JWT's
+// signature, the bulk of a first scan); unreadable ones are left out.
+func readEntries(h *authority.Home, todo []indexEntry) []indexEntry {
+	workers := min(runtime.GOMAXPROCS(0)*2, len(todo), 8)
+	if workers <= 1 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(todo); i += workers {
+				if e, ok := readEntry(h, todo[i].name); ok {
+					e.mod, e.size = todo[i].mod, todo[i].size
+					todo[i] = e
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	out := todo[:0]
+	for _, e := range todo {
+		if e.valid {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b indexEntry) int { return strings.Compare(a.name, b.name) })
-	return out, nil
+	return out
+}
+
+// WarmIndex builds the account index now, so that the first QueryAccounts
+// does not pay for reading every account (seconds with tens of thousands).
+func (m *Manager) WarmIndex(ctx context.Context) error {
+	_, err := m.accountIndex().snapshot(ctx, m.home)
+	return err
 }
 
 // refreshNames reads the named accounts again (dropping deleted ones).
