@@ -15,7 +15,6 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/console/access"
 	"github.com/natsauth/natsauth/manage"
-	"github.com/natsauth/natsauth/sysevents"
 )
 
 // table is every API route: the mux registers it and the OpenAPI
@@ -249,5 +248,3 @@ func (s *Server) auditLog(c *call) error {
 	writeJSON(c.w, http.StatusOK, out)
 	return nil
 }
-
-var _ = sysevents.Subjects
