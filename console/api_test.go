@@ -12,6 +12,7 @@ import (
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/serving"
 )
 
 // The whole path of the issue over the API, with a real node and real
@@ -311,5 +312,36 @@ func TestOpenAPIDescribesTheHandlers(t *testing.T) {
 		if strings.Contains(string(raw), "no such API endpoint") {
 			t.Errorf("%s: the server has no handler for %s %s", r, method, path)
 		}
+	}
+}
+
+// A change saved in the home that a running server did not acknowledge in
+// time (a *manage.PublishError) answers 202 with the failures.
+func TestSavedButNotAppliedIs202(t *testing.T) {
+	e := newEnv(t)
+	// A registered server that never acknowledges (hung, say).
+	reg, err := serving.Register(e.m.Home().Dir(), serving.Server{Store: e.m.StoreURL(), ClientURL: "nats://127.0.0.1:1", WatchesHome: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	m, err := manage.Open(manage.Config{Home: e.m.Home().Dir(), ApplyTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	srv, err := console.New(console.Config{Manager: m, Access: e.acc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.http.Config.Handler = srv
+	c := e.login("admin")
+	var p console.Problem
+	st := c.do("PATCH", "/api/accounts/Team", map[string]any{"max_subscriptions": 77}, &p)
+	if st != http.StatusAccepted || !strings.HasSuffix(p.Type, "/not-applied") || len(p.Failures) == 0 {
+		t.Fatalf("unacknowledged change: %d %+v", st, p)
+	}
+	if acc, _ := e.m.Home().Account("Team"); acc.Claims.Limits.Subs != 77 {
+		t.Errorf("the change is not saved in the home: %d", acc.Claims.Limits.Subs)
 	}
 }
