@@ -226,9 +226,9 @@ func freePorts(t testing.TB, n int) []int {
 
 // BenchmarkChangeToEnforced: a revocation through the API on a 3-node
 // cluster of natsauth serve nodes sharing one PostgreSQL store, timed
-// from sending the request until the user's connections on all three
-// nodes are closed (enforced), and the API's own answer time (the core
-// answers once every node acknowledged). Run with -benchtime=200x.
+// from sending the request until the user's connection on the last of the
+// three nodes is closed (enforced), and the API's own answer time (the
+// core answers once every node acknowledged). Run with -benchtime=200x.
 func BenchmarkChangeToEnforced(b *testing.B) {
 	ctx := context.Background()
 	pgURL := pgtest.Start(b).NewDatabase(b)
@@ -288,14 +288,15 @@ func BenchmarkChangeToEnforced(b *testing.B) {
 			b.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		for _, n := range nodes {
+		closedAt := make([]time.Time, len(nodes))
+		for j, n := range nodes {
 			nc, err := nats.Connect(n.ClientURL(), nats.UserCredentials(m.Home().CredsPath("A", name)), nats.NoReconnect(),
 				nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 			if err != nil {
 				b.Fatal(err)
 			}
 			wg.Add(1)
-			nc.SetClosedHandler(func(*nats.Conn) { wg.Done() })
+			nc.SetClosedHandler(func(*nats.Conn) { closedAt[j] = time.Now(); wg.Done() })
 		}
 		req, _ := http.NewRequest("POST", hs.URL+"/api/accounts/A/users/"+name+"/revoke", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -317,7 +318,13 @@ func BenchmarkChangeToEnforced(b *testing.B) {
 		case <-time.After(10 * time.Second):
 			b.Fatal("the revocation was not enforced on every node within 10s")
 		}
-		enforced = append(enforced, time.Since(start))
+		last := closedAt[0]
+		for _, t := range closedAt {
+			if t.After(last) {
+				last = t
+			}
+		}
+		enforced = append(enforced, last.Sub(start))
 	}
 	b.StopTimer()
 	reportPercentiles(b, enforced, "enforced-")

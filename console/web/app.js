@@ -324,7 +324,11 @@ async function accountPage(name) {
     edit ? h("p", {}, h("button", { type: "button", onclick: () => act("POST", `/api/accounts/${enc}/signing-keys`, "Signing key added.") }, "Generate signing key")) : null,
     h("h2", {}, "Revocations"),
     table("", [{ label: "User", cell: r => r.user_name || fmt.short(r.user) }, { label: "JWTs issued before", cell: r => fmt.time(r.before) }],
-      acc.revocation_list));
+      acc.revocation_list),
+    can(true, "") && !acc.system ? h("p", {}, h("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm("Delete account " + name + " with its users? Servers refuse it at once.")) return;
+      try { await api("DELETE", "/api/accounts/" + enc); say("Account " + name + " deleted."); location.hash = "#/accounts"; } catch (e) { fail(e); }
+    } }, "Delete account " + name)) : null);
   usersSection(users, name, edit);
   connectionsSection(conns, name, edit);
   jetstreamSection(js, name);
@@ -354,7 +358,9 @@ async function usersSection(sec, account, edit) {
         u.has_creds ? h("button", { type: "button", onclick: () => downloadCreds(account, u.name) }, "Download creds") : null,
         u.revoked ? h("button", { type: "button", onclick: () => act("DELETE", `/api/accounts/${enc}/users/${encodeURIComponent(u.name)}/revoke`, "Revocation of " + u.name + " removed.") }, "Unrevoke")
           : h("button", { type: "button", class: "danger", onclick: () => act("POST", `/api/accounts/${enc}/users/${encodeURIComponent(u.name)}/revoke`,
-            "User " + u.name + " revoked.", "Revoke " + u.name + "? Servers close its connections.") }, "Revoke " + u.name)) : "" },
+            "User " + u.name + " revoked.", "Revoke " + u.name + "? Servers close its connections.") }, "Revoke " + u.name),
+        h("button", { type: "button", class: "danger", onclick: () => act("DELETE", `/api/accounts/${enc}/users/${encodeURIComponent(u.name)}?revoke=true`,
+          "User " + u.name + " revoked and deleted.", "Delete " + u.name + "? Its JWTs are revoked first.") }, "Delete")) : "" },
     ], rows, u => ({ class: u.expired || u.revoked ? "bad" : u.expires_soon ? "warn" : "" })),
     edit ? createUserForm(account) : null);
 }
