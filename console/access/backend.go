@@ -40,7 +40,8 @@ const FileName = "console-users.json"
 func Open(ctx context.Context, homeDir, storeURL string, opts Options) (*Access, error) {
 	u, err := url.Parse(storeURL)
 	if err != nil {
-		return nil, fmt.Errorf("console users: store URL %s: %w", store.Redact(storeURL), err)
+		// url.Parse's error repeats the URL, password included.
+		return nil, fmt.Errorf("console users: %s is not a store URL", store.Redact(storeURL))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "sqlite":
