@@ -256,9 +256,7 @@ func (s *Server) getAccount(c *call) error {
 	for _, im := range acc.Claims.Imports {
 		v := ImportView{Name: im.Name, Subject: string(im.Subject), Account: im.Account,
 			LocalSubject: string(im.LocalSubject), Type: im.Type.String()}
-		if a, err := s.m.Home().AccountByPub(im.Account); err == nil {
-			v.AccountName = a.Name
-		}
+		v.AccountName = s.m.AccountName(c.ctx, im.Account)
 		d.Imports = append(d.Imports, v)
 	}
 	writeJSON(c.w, http.StatusOK, d)

@@ -113,6 +113,12 @@ func (s *Server) live() (*manage.Live, error) {
 	return &manage.Live{NC: nc}, nil
 }
 
+// BusyAccount is an account's traffic with its name.
+type BusyAccount struct {
+	manage.AccountStat
+	Name string `json:"name,omitempty"`
+}
+
 // Overview is the console's front page.
 type Overview struct {
 	Operator    OperatorView            `json:"operator"`
@@ -121,7 +127,7 @@ type Overview struct {
 	LiveError   string                  `json:"live_error,omitempty"`
 	Connections int                     `json:"connections"`
 	Failures    map[string]int          `json:"auth_failures_last_hour"`
-	Busiest     []manage.AccountStat    `json:"busiest_accounts"`
+	Busiest     []BusyAccount           `json:"busiest_accounts"`
 	Expiring    []manage.UserSummary    `json:"expiring_users,omitempty"`
 	Recent      []manage.AccountSummary `json:"-"`
 }
@@ -134,7 +140,7 @@ func (s *Server) overview(c *call) error {
 		return err
 	}
 	ov := Overview{Operator: operatorView(s.m), Accounts: page.Total, Nodes: []manage.NodeState{},
-		Failures: map[string]int{}, Busiest: []manage.AccountStat{}}
+		Failures: map[string]int{}, Busiest: []BusyAccount{}}
 	failures := s.events.since(time.Now().Add(-time.Hour), "")
 	for _, r := range failures {
 		ov.Failures[r.Cause]++
@@ -150,10 +156,13 @@ func (s *Server) overview(c *call) error {
 		}
 		if stats, err := l.AccountStats(ctx); err == nil {
 			for _, st := range stats {
-				ov.Busiest = append(ov.Busiest, st)
+				ov.Busiest = append(ov.Busiest, BusyAccount{AccountStat: st})
 			}
 			sort.Slice(ov.Busiest, func(i, j int) bool { return ov.Busiest[i].Conns > ov.Busiest[j].Conns })
 			ov.Busiest = ov.Busiest[:min(len(ov.Busiest), 10)]
+			for i := range ov.Busiest {
+				ov.Busiest[i].Name = s.m.AccountName(ctx, ov.Busiest[i].Account)
+			}
 		}
 	}
 	writeJSON(c.w, http.StatusOK, ov)
@@ -295,11 +304,7 @@ func (s *Server) failures(c *call) error {
 		r := &v.Failures[i]
 		if r.Account != "" && r.AccountName == "" {
 			if _, ok := names[r.Account]; !ok {
-				if a, err := s.m.Home().AccountByPub(r.Account); err == nil {
-					names[r.Account] = a.Name
-				} else {
-					names[r.Account] = ""
-				}
+				names[r.Account] = s.m.AccountName(c.ctx, r.Account)
 			}
 			r.AccountName = names[r.Account]
 		}

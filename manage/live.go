@@ -293,9 +293,7 @@ func (m *Manager) Kick(ctx context.Context, l *Live, account, serverID string, c
 	}
 	e := audit.Entry{Action: ActionKick, Account: account, User: found.User,
 		Detail: fmt.Sprintf("connection %d on %s from %s:%d", cid, found.Server, found.IP, found.Port)}
-	if acc, err := m.home.AccountByPub(account); err == nil {
-		e.AccountName = acc.Name
-	}
+	e.AccountName = m.AccountName(ctx, account)
 	m.mu.Lock()
 	m.record(ctx, []audit.Entry{e})
 	m.mu.Unlock()

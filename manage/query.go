@@ -398,3 +398,19 @@ func (c *change) accountNames() []string {
 	}
 	return out
 }
+
+// AccountName returns the name of the account with public key pub from
+// the account index ("" when there is none), without reading every
+// account as authority.Home.AccountByPub does.
+func (m *Manager) AccountName(ctx context.Context, pub string) string {
+	entries, err := m.accountIndex().snapshot(ctx, m.home)
+	if err != nil {
+		return ""
+	}
+	for i := range entries {
+		if entries[i].sum.Pub == pub {
+			return entries[i].name
+		}
+	}
+	return ""
+}

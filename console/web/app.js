@@ -216,7 +216,7 @@ async function overviewPage() {
     table("", [{ label: "Reason", cell: r => r[0] }, { label: "Failures", cell: r => r[1], cls: "num" }], reasons),
     h("h2", {}, "Busiest accounts"),
     table("", [
-      { label: "Account", cell: a => h("a", { href: "#/accounts/by-key/" + a.account }, fmt.short(a.account)) },
+      { label: "Account", cell: a => a.name ? h("a", { href: "#/accounts/" + encodeURIComponent(a.name) }, a.name) : h("code", {}, fmt.short(a.account)) },
       { label: "Connections", cell: a => a.connections, cls: "num" },
       { label: "Subscriptions", cell: a => a.subscriptions, cls: "num opt" },
     ], ov.busiest_accounts));
