@@ -22,6 +22,7 @@ type serveFlags struct {
 	accountServer string // listen address of the account-server API; "" for none
 	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
 	callout       serveCallout
+	console       string // listen address of the HTTP API and web console; "" for none
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -73,6 +74,8 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.StringVar(&f.callout.users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
+	fl.StringVar(&f.console, "console", "",
+		"also serve the HTTP API and web console on this address (own listener, HTTPS with --tls-cert), e.g. 127.0.0.1:8080")
 	return cmd
 }
 
@@ -121,6 +124,13 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer stopCallout()
+	if f.console != "" {
+		stop, err := a.serveConsole(ctx, n, f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
 	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
 }
