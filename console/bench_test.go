@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/natsauth/natsauth/store/backends"
+
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -28,8 +30,6 @@ import (
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
-
-	_ "github.com/natsauth/natsauth/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/natsauth/natsauth/store/backends"
+
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/authority"
@@ -22,10 +24,6 @@ import (
 	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
-
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/sqlite"
 )
 
 // env is a home with a running node and a console over it.
