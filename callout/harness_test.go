@@ -22,6 +22,7 @@ import (
 	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/callout/userdb"
 	"github.com/natsauth/natsauth/internal/oidctest"
+	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/node"
@@ -142,7 +143,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.op = oidctest.Start(t)
 	e.rules = filepath.Join(dir, "rules.yaml")
 	e.writeRules(fmt.Sprintf(rulesTmpl, e.op.Issuer, e.op.CAFile))
-	params := userdb.Params{Memory: 64, Time: 1, Threads: 1} // fast for tests; benchmarks use the defaults
+	params := password.Fast // fast for tests; benchmarks use the defaults
 	if o.defaultHashCost {
 		params = userdb.DefaultParams
 	}

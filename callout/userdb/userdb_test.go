@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // fast are cheap argon2id costs for tests; the format and the check are
 // the same as with DefaultParams.
-var fast = Params{Memory: 64, Time: 1, Threads: 1}
+var fast = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type backend struct {
 	name string
