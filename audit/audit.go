@@ -54,8 +54,20 @@ const (
 	ActionRemoveSigningKey = "remove signing key"
 	ActionEditSigningKey   = "edit signing key"
 	ActionRotate           = "rotate signing key"
-	ActionStorePut         = "store put"
-	ActionStoreDelete      = "store delete"
+	ActionAddExport        = "add export"
+	ActionEditExport       = "edit export"
+	ActionDeleteExport     = "delete export"
+	ActionAddImport        = "add import"
+	ActionDeleteImport     = "delete import"
+	// ActionGenerateActivation records an activation token signed for
+	// another account: it changes no JWT of the home, but grants access.
+	ActionGenerateActivation = "generate activation"
+	ActionRevokeActivation   = "revoke activation"
+	ActionUnrevokeActivation = "unrevoke activation"
+	ActionGrantConsumer      = "grant consumer"  // cross-account JetStream consumer access
+	ActionRevokeConsumer     = "revoke consumer" // its removal
+	ActionStorePut           = "store put"
+	ActionStoreDelete        = "store delete"
 	// ActionUnreadable marks a line of a log that could not be read back
 	// (a torn write or tampering); Detail says where.
 	ActionUnreadable = "unreadable"

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -56,128 +56,97 @@ func pickAccount(h *authority.Home, flag string) (string, error) {
 	return "", fmt.Errorf("there are %d accounts (%s): choose one with -a ACCOUNT", len(names), strings.Join(names, ", "))
 }
 
-// rawValue is a flag value kept as text and parsed after all flags are
-// read, so that every bad value is reported at once.
-type rawValue struct {
-	s   string
-	set bool
+// accountSpecs are the settings flags of add/edit account, named as nsc's;
+// edit adds the ones that remove something.
+func accountSpecs(e *authority.AccountEdit, edit bool) []spec {
+	s := []spec{
+		{"max-connections|conns", "maximum client connections (-1 unlimited)", 's', limit(&e.Conns, false)},
+		{"max-leafnodes|leaf-conns", "maximum leaf node connections (-1 unlimited)", 's', limit(&e.LeafConns, false)},
+		{"max-data|data", "maximum data in flight, e.g. 10GB (-1 unlimited)", 's', limit(&e.Data, true)},
+		{"max-exports|exports", "maximum exports (-1 unlimited)", 's', limit(&e.Exports, false)},
+		{"max-imports|imports", "maximum imports (-1 unlimited)", 's', limit(&e.Imports, false)},
+		{"max-payload|payload", "maximum message payload, e.g. 1MB (-1 unlimited)", 's', limit(&e.Payload, true)},
+		{"max-subscriptions|subscriptions", "maximum subscriptions (-1 unlimited)", 's', limit(&e.Subs, false)},
+		{"js-mem-storage", "JetStream memory storage, e.g. 1GB (0 disabled, -1 unlimited)", 's', limit(&e.JSMemStorage, true)},
+		{"js-disk-storage", "JetStream disk storage, e.g. 10GB (0 disabled, -1 unlimited)", 's', limit(&e.JSDiskStorage, true)},
+		{"js-streams", "JetStream maximum streams (-1 unlimited)", 's', limit(&e.JSStreams, false)},
+		{"js-consumer", "JetStream maximum consumers (-1 unlimited)", 's', limit(&e.JSConsumer, false)},
+		{"js-max-ack-pending", "JetStream maximum acks pending per consumer (-1 unlimited)", 's', limit(&e.JSMaxAckPending, false)},
+		{"js-max-mem-stream", "JetStream maximum bytes of one memory stream (-1 unlimited)", 's', limit(&e.JSMaxMemStream, true)},
+		{"js-max-disk-stream", "JetStream maximum bytes of one disk stream (-1 unlimited)", 's', limit(&e.JSMaxDiskStream, true)},
+		{"js-max-bytes-required", "JetStream streams must set a maximum size", 'b', to(&e.JSMaxBytesRequired, truth)},
+		{"js-tier", "JetStream tier the --js-* limits apply to: 1 (R1) or 3 (R3); 0 is the global limits", 's', to(&e.JSTier, whole)},
+		{"js-enable", "enable JetStream tier 0 (global), 1 or 3 with unlimited storage", 's', to(&e.JSEnable, whole)},
+		{"expiry", expiryUsage, 's', to(&e.Expires, when)},
+		{"start", "valid from: 0 (now), yyyy-mm-dd, or a past time such as -1h", 's', to(&e.Start, when)},
+		{"disallow-bearer", "servers refuse bearer user JWTs of the account (--disallow-bearer=false allows them)", 'b', to(&e.DisallowBearer, truth)},
+		{"wildcard-exports", "allow exports with wildcards (the default; --wildcard-exports=false forbids them)", 'b', to(&e.WildcardExports, truth)},
+		{"description", "description of the account", 's', to(&e.Description, text)},
+		{"info-url", "http(s) URL with more information about the account", 's', to(&e.InfoURL, text)},
+		{"tag", "add tags", 'l', list(&e.Tags)},
+		{"trace-context-subject", `where servers send traces of messages carrying a W3C trace context ("" turns tracing off)`, 's', to(&e.TraceSubject, text)},
+		{"trace-context-sampling", "percentage of those messages traced, 1-100", 's', to(&e.TraceSampling, whole)},
+	}
+	s = append(s, permSpecs(&e.DefaultPermissions, "its users without permissions of their own", edit)...)
+	if edit {
+		s = append(s, spec{"rm-tag", "remove tags", 'l', list(&e.RemoveTags)},
+			spec{"rm-js-tier", "remove the JetStream limits of tier 0 (global), 1 or 3", 's', to(&e.RemoveJSTier, whole)},
+			spec{"js-disable", "remove every JetStream limit: JetStream off", 'b', value(&e.JSDisable, truth)})
+	}
+	return s
 }
 
-func (v *rawValue) String() string { return v.s }
-func (v *rawValue) Type() string   { return "string" }
-func (v *rawValue) Set(s string) error {
-	v.s, v.set = s, true
-	return nil
+// accountFlags are the flags of add/edit account.
+type accountFlags struct {
+	name  string
+	e     authority.AccountEdit
+	specs *specs
 }
 
-// limitSpec describes one account limit flag and its nsc alias.
-type limitSpec struct {
-	name, alias string
-	size        bool // a byte size (1MB, 10GB); otherwise a count
-	usage       string
-	field       func(*authority.AccountEdit) **int64
+func (f *accountFlags) bind(fs *pflag.FlagSet, edit bool) {
+	fs.StringVarP(&f.name, "name", "n", "", "account name")
+	f.specs = bindSpecs(fs, accountSpecs(&f.e, edit)...)
 }
 
-var limitSpecs = []limitSpec{
-	{"max-connections", "conns", false, "maximum client connections (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Conns }},
-	{"max-leafnodes", "leaf-conns", false, "maximum leaf node connections (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.LeafConns }},
-	{"max-data", "data", true, "maximum data in flight, e.g. 10GB (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Data }},
-	{"max-exports", "exports", false, "maximum exports (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Exports }},
-	{"max-imports", "imports", false, "maximum imports (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Imports }},
-	{"max-payload", "payload", true, "maximum message payload, e.g. 1MB (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Payload }},
-	{"max-subscriptions", "subscriptions", false, "maximum subscriptions (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Subs }},
-	{"js-mem-storage", "", true, "JetStream memory storage, e.g. 1GB (0 disabled, -1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSMemStorage }},
-	{"js-disk-storage", "", true, "JetStream disk storage, e.g. 10GB (0 disabled, -1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSDiskStorage }},
-	{"js-streams", "", false, "JetStream maximum streams (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSStreams }},
-	{"js-consumer", "", false, "JetStream maximum consumers (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSConsumer }},
+// edit parses the flags: the account name, the edit and what it sets.
+func (f *accountFlags) edit(verb string, args []string) (*authority.Problems, string, []string) {
+	p := authority.NewProblems("%s account", verb)
+	name := nameArg(p, "account", args, f.name)
+	if name != "" {
+		p.SetOp("%s account %s", verb, name)
+	}
+	return p, name, f.specs.apply(p)
 }
 
-// limitFlags are the limit flags of add/edit account.
-type limitFlags struct {
-	values map[string]*rawValue // by flag name, aliases included
-}
-
-func bindLimitFlags(fs *pflag.FlagSet) *limitFlags {
-	lf := &limitFlags{values: map[string]*rawValue{}}
-	for _, s := range limitSpecs {
-		for _, n := range []string{s.name, s.alias} {
-			if n == "" {
-				continue
-			}
-			v := &rawValue{}
-			lf.values[n] = v
-			usage := s.usage
-			if n == s.alias {
-				usage = "same as --" + s.name
-			}
-			fs.Var(v, n, usage)
+// writeAccountChange prints an added or edited account and what was set.
+func (a *app) writeAccountChange(verb string, acc *authority.AccountInfo, changes []string) {
+	if acc != nil {
+		fmt.Fprintf(a.out, "%s account %s %s\n", verb, acc.Name, acc.Pub)
+		for _, c := range changes {
+			fmt.Fprintf(a.out, "  %s\n", c)
 		}
 	}
-	return lf
-}
-
-// edit parses the given limit flags into an AccountEdit, recording every
-// bad value, and returns a description of each change.
-func (lf *limitFlags) edit(p *authority.Problems) (authority.AccountEdit, []string) {
-	var e authority.AccountEdit
-	var changes []string
-	for _, s := range limitSpecs {
-		var got *int64
-		var from string
-		for _, n := range []string{s.name, s.alias} {
-			v, ok := lf.values[n]
-			if !ok || !v.set {
-				continue
-			}
-			parse := units.ParseCount
-			if s.size {
-				parse = units.ParseSize
-			}
-			x, err := parse(v.s)
-			if err != nil {
-				p.Add("--%s: %v", n, err)
-				continue
-			}
-			if got != nil && *got != x {
-				p.Add("--%s %s and --%s %s disagree", from, lf.values[from].s, n, v.s)
-				continue
-			}
-			got, from = &x, n
-		}
-		if got != nil {
-			*s.field(&e) = got
-			shown := units.FormatCount(*got)
-			if s.size {
-				shown = units.FormatSize(*got)
-			}
-			changes = append(changes, fmt.Sprintf("%s %s", s.name, shown))
-		}
-	}
-	return e, changes
 }
 
 func newAddAccountCmd(a *app) *cobra.Command {
-	var name string
-	var lf *limitFlags
+	f := &accountFlags{}
+	var pub string
 	cmd := &cobra.Command{
 		Use:   "account [NAME]",
 		Short: "Add an account, signed by the operator signing key",
 		Example: `  natsauth add account -n MyAccount
-  natsauth add account -n MyAccount --max-connections 1000 --max-payload 1MB --js-disk-storage 10GB`,
+  natsauth add account -n MyAccount --max-connections 1000 --max-payload 1MB --js-disk-storage 10GB
+  natsauth add account -n Partner --public-key AB...   # its seed stays with its owner
+  natsauth add account -n Team --allow-sub "team.>" --allow-pub "team.>" --disallow-bearer --tag team`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("add account")
-			name := nameArg(p, "account", args, name)
-			if name != "" {
-				p.SetOp("add account %s", name)
-			}
-			e, changes := lf.edit(p)
+			p, name, changes := f.edit("add", args)
 			h, err := a.openHome()
 			if err != nil {
 				return err
 			}
 			if p.Len() > 0 {
-				p.AddErr(e.Check())
+				p.AddErr(f.e.Check())
 				if name != "" {
 					if err := authority.CheckName("account", name); err != nil {
 						p.Add("%v", err)
@@ -187,48 +156,38 @@ func newAddAccountCmd(a *app) *cobra.Command {
 				}
 				return p.Err()
 			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			acc, res, err := m.AddAccount(cmd.Context(), name, e)
-			if acc != nil {
-				fmt.Fprintf(a.out, "added account %s %s\n", acc.Name, acc.Pub)
-				for _, c := range changes {
-					fmt.Fprintf(a.out, "  %s\n", c)
+			return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
+				acc, res, err := m.AddAccountWith(cmd.Context(), name, f.e, authority.AccountIssue{PublicKey: pub})
+				a.writeAccountChange("added", acc, changes)
+				if acc != nil && pub != "" {
+					fmt.Fprintf(a.out, "  its seed is not here: add a signing key (natsauth edit account %s --sk generate) to issue its users here\n", acc.Name)
 				}
-			}
-			a.writeResult(res)
-			return err
+				return res, err
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")
-	lf = bindLimitFlags(cmd.Flags())
+	f.bind(cmd.Flags(), false)
+	cmd.Flags().StringVar(&pub, "public-key", "", "create the account for this account public key (A...); its seed is held elsewhere")
 	return cmd
 }
 
 func newEditAccountCmd(a *app) *cobra.Command {
-	var name string
-	var lf *limitFlags
+	f := &accountFlags{}
 	kf := &accountKeyFlags{}
 	cmd := &cobra.Command{
 		Use:   "account [NAME]",
-		Short: "Change account limits and signing keys; limits not named keep their values",
+		Short: "Change an account's limits, JetStream, default permissions, signing keys and settings; what is not named stays",
 		Example: `  natsauth edit account MyAccount --max-connections 1000 --max-data 10GB --max-exports 10 \
     --max-imports 10 --max-payload 1MB --max-subscriptions 1000
   natsauth edit account MyAccount --js-mem-storage 1GB --js-disk-storage 10GB --js-streams 10 --js-consumer 100
+  natsauth edit account MyAccount --js-tier 3 --js-disk-storage 10GB --js-max-disk-stream 1GB
+  natsauth edit account MyAccount --allow-pub "orders.>" --deny-sub "admin.>" --disallow-bearer --expiry 1y
   natsauth edit account MyAccount --sk generate`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("edit account")
-			name := nameArg(p, "account", args, name)
-			if name != "" {
-				p.SetOp("edit account %s", name)
-			}
-			e, changes := lf.edit(p)
-			if len(changes) == 0 && !kf.given() && p.Len() == 0 {
-				p.Add("nothing to change: give a limit such as --max-connections 100 or --sk generate (see --help)")
+			p, name, changes := f.edit("edit", args)
+			if f.e.IsZero() && !kf.given() && p.Len() == 0 {
+				p.Add("nothing to change: give a setting such as --max-connections 100 or --sk generate (see --help)")
 			}
 			kf.check(p)
 			h, err := a.openHome()
@@ -236,38 +195,30 @@ func newEditAccountCmd(a *app) *cobra.Command {
 				return err
 			}
 			if p.Len() > 0 {
-				p.AddErr(e.Check())
+				p.AddErr(f.e.Check())
 				if name != "" {
 					_, err := h.Account(name)
 					p.AddErr(err)
 				}
 				return p.Err()
 			}
-			e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+			f.e.AddSigningKeys, f.e.RemoveSigningKeys = kf.keys()
 			before, _ := h.Account(name)
-			acc, res, err := m.EditAccount(cmd.Context(), name, e)
-			if acc != nil {
-				fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
-				for _, c := range changes {
-					fmt.Fprintf(a.out, "  %s\n", c)
+			return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
+				acc, res, err := m.EditAccount(cmd.Context(), name, f.e)
+				a.writeAccountChange("edited", acc, changes)
+				if acc != nil {
+					writeKeyChanges(a.out, before, acc)
+					js := acc.Claims.Limits.JetStreamLimits
+					if (f.e.JSStreams != nil || f.e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
+						fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
+					}
 				}
-				writeKeyChanges(a.out, before, acc)
-				js := acc.Claims.Limits.JetStreamLimits
-				if (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
-					fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
-				}
-			}
-			a.writeResult(res)
-			return err
+				return res, err
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "account to edit")
-	lf = bindLimitFlags(cmd.Flags())
+	f.bind(cmd.Flags(), true)
 	kf.bind(cmd.Flags())
 	return cmd
 }

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
-	"github.com/natsauth/natsauth/internal/units"
 )
 
 func init() {
@@ -19,47 +17,38 @@ func init() {
 	register("edit", newEditUserCmd)
 }
 
-// userFlags are the permission and limit flags of add/edit user, named as
-// nsc's. List flags take comma-separated values or repeat.
+// userFlags are the permission, validity and limit flags of add/edit user
+// (and of a signing key's template), named as nsc's.
 type userFlags struct {
-	name, account                   string
-	allowPub, allowSub, allowPubSub []string
-	denyPub, denySub, denyPubSub    []string
-	respMax, respTTL                rawValue
-	expiry, start                   rawValue
-	bearer                          bool
-	src, tags                       []string
-	// edit only
-	rm, rmSrc, rmTags []string
-	rmResp            bool
+	name, account string
+	perms         authority.PermissionEdit
+	e             authority.UserEdit
+	specs         *specs
 }
 
 func (f *userFlags) bind(fs *pflag.FlagSet, edit bool) {
 	fs.StringVarP(&f.name, "name", "n", "", "user name")
 	fs.StringVarP(&f.account, "account", "a", "", "account of the user (optional when there is one account besides SYS)")
-	list := func(p *[]string, name, usage string) {
-		fs.StringArrayVar(p, name, nil, usage+" (comma-separated or repeated)")
-	}
-	list(&f.allowPub, "allow-pub", "add subjects the user may publish to")
-	list(&f.allowSub, "allow-sub", `add subjects the user may subscribe to; "subject queue" for a queue group`)
-	list(&f.allowPubSub, "allow-pubsub", "add subjects the user may publish and subscribe to")
-	list(&f.denyPub, "deny-pub", "add subjects the user may not publish to")
-	list(&f.denySub, "deny-sub", "add subjects the user may not subscribe to")
-	list(&f.denyPubSub, "deny-pubsub", "add subjects the user may neither publish nor subscribe to")
-	fs.Var(&f.respMax, "allow-pub-response", "allow publishing responses to received requests [=N responses per request, -1 unlimited]")
-	fs.Lookup("allow-pub-response").NoOptDefVal = "1"
-	fs.Var(&f.respTTL, "response-ttl", "how long a response may be sent after the request, e.g. 5s")
-	fs.Var(&f.expiry, "expiry", "valid until: 0 (never), yyyy-mm-dd, or a number with m(inutes) h(ours) d(ays) w(eeks) M(onths) y(ears), e.g. 30d")
-	fs.Var(&f.start, "start", "valid from: 0 (now), yyyy-mm-dd, or a number with m h d w M y, e.g. 1h")
-	fs.BoolVar(&f.bearer, "bearer", false, "bearer token: connect without signing the server nonce")
-	list(&f.src, "source-network", "add source networks (CIDR, e.g. 10.0.0.0/8) the user may connect from")
-	list(&f.tags, "tag", "add tags")
+	e := &f.e
+	s := append(permSpecs(&f.perms, "the user", edit),
+		spec{"expiry", expiryUsage, 's', to(&e.Expires, when)},
+		spec{"start", startUsage, 's', to(&e.Start, when)},
+		spec{"bearer", "bearer token: connect without signing the server nonce", 'b', to(&e.Bearer, truth)},
+		spec{"source-network", "add source networks (CIDR, e.g. 10.0.0.0/8) the user may connect from", 'l', list(&e.Src)},
+		spec{"tag", "add tags", 'l', list(&e.Tags)},
+		spec{"subs", "maximum subscriptions of the user (-1 unlimited)", 's', limit(&e.Subs, false)},
+		spec{"data", "maximum data in flight of the user, e.g. 1MB (-1 unlimited)", 's', limit(&e.Data, true)},
+		spec{"payload", "maximum message payload of the user, e.g. 64K (-1 unlimited)", 's', limit(&e.Payload, true)},
+		spec{"conn-type", "allow only these connection types: STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS, IN_PROCESS", 'l', list(&e.ConnTypes)},
+		spec{"time", "allow connecting only within this daily window, hh:mm:ss-hh:mm:ss (repeat for several)", 'l', list(&e.Times)},
+		spec{"locale", "IANA time zone of the --time windows, e.g. Europe/Berlin (default: the server's local time)", 's', to(&e.Locale, text)})
 	if edit {
-		list(&f.rm, "rm", "remove subjects from every allow and deny list")
-		fs.BoolVar(&f.rmResp, "rm-response-perms", false, "remove the response permission")
-		list(&f.rmSrc, "rm-source-network", "remove source networks")
-		list(&f.rmTags, "rm-tag", "remove tags")
+		s = append(s, spec{"rm-source-network", "remove source networks", 'l', list(&e.RemoveSrc)},
+			spec{"rm-tag", "remove tags", 'l', list(&e.RemoveTags)},
+			spec{"rm-conn-type", "remove allowed connection types", 'l', list(&e.RemoveConnTypes)},
+			spec{"rm-time", "remove the connect-time windows starting at these times (hh:mm:ss)", 'l', list(&e.RemoveTimes)})
 	}
+	f.specs = bindSpecs(fs, s...)
 }
 
 // splitList flattens repeated, comma-separated flag values.
@@ -74,54 +63,18 @@ func splitList(vals []string) []string {
 }
 
 // edit parses the flags into a UserEdit, recording every bad value.
-func (f *userFlags) edit(p *authority.Problems, fs *pflag.FlagSet, now time.Time) authority.UserEdit {
-	e := authority.UserEdit{
-		AllowPub: splitList(f.allowPub), AllowSub: splitList(f.allowSub), AllowPubSub: splitList(f.allowPubSub),
-		DenyPub: splitList(f.denyPub), DenySub: splitList(f.denySub), DenyPubSub: splitList(f.denyPubSub),
-		Remove: splitList(f.rm), RemoveResp: f.rmResp,
-		Src: splitList(f.src), RemoveSrc: splitList(f.rmSrc), Tags: splitList(f.tags), RemoveTags: splitList(f.rmTags),
-	}
-	if f.respMax.set {
-		n, err := strconv.Atoi(strings.TrimSpace(f.respMax.s))
-		if err != nil {
-			p.Add("--allow-pub-response=%q: give a number of responses, e.g. --allow-pub-response=5", f.respMax.s)
-		} else {
-			e.RespMax = &n
-		}
-	}
-	if f.respTTL.set {
-		d, err := units.ParseTTL(f.respTTL.s)
-		if err != nil {
-			p.Add("--response-ttl: %v", err)
-		} else {
-			e.RespTTL = &d
-		}
-	}
-	for _, t := range []struct {
-		name string
-		v    *rawValue
-		dst  **time.Time
-	}{{"expiry", &f.expiry, &e.Expires}, {"start", &f.start, &e.Start}} {
-		if !t.v.set {
-			continue
-		}
-		at, err := units.ParseExpiry(t.v.s, now)
-		if err != nil {
-			p.Add("--%s: %v", t.name, err)
-			continue
-		}
-		*t.dst = &at
-	}
-	if fs.Changed("bearer") {
-		e.Bearer = &f.bearer
-	}
+func (f *userFlags) edit(p *authority.Problems) authority.UserEdit {
+	f.specs.apply(p)
+	e, pe := f.e, f.perms
+	e.AllowPub, e.AllowSub, e.AllowPubSub, e.DenyPub, e.DenySub, e.DenyPubSub = pe.AllowPub, pe.AllowSub, pe.AllowPubSub, pe.DenyPub, pe.DenySub, pe.DenyPubSub
+	e.Remove, e.RespMax, e.RespTTL, e.RemoveResp = pe.Remove, pe.RespMax, pe.RespTTL, pe.RemoveResp
 	return e
 }
 
 // userName picks the user name from the argument or -n, with a hint for
 // the common `--allow-pub-response 5` slip (the count needs '=').
-func (f *userFlags) userName(p *authority.Problems, args []string) string {
-	if len(args) == 1 && f.respMax.set && f.name != "" {
+func (f *userFlags) userName(p *authority.Problems, fs *pflag.FlagSet, args []string) string {
+	if len(args) == 1 && fs.Changed("allow-pub-response") && f.name != "" {
 		if _, err := strconv.Atoi(args[0]); err == nil {
 			p.Add("unexpected argument %q: write the response count as --allow-pub-response=%s", args[0], args[0])
 			return f.name
@@ -144,11 +97,11 @@ func newAddUserCmd(a *app) *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := authority.NewProblems("add user")
-			name := f.userName(p, args)
+			name := f.userName(p, cmd.Flags(), args)
 			if name != "" {
 				p.SetOp("add user %s", name)
 			}
-			e := f.edit(p, cmd.Flags(), time.Now())
+			e := f.edit(p)
 			m, err := a.manager()
 			if err != nil {
 				return err
@@ -208,11 +161,11 @@ func newEditUserCmd(a *app) *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := authority.NewProblems("edit user")
-			name := f.userName(p, args)
+			name := f.userName(p, cmd.Flags(), args)
 			if name != "" {
 				p.SetOp("edit user %s", name)
 			}
-			e := f.edit(p, cmd.Flags(), time.Now())
+			e := f.edit(p)
 			if e.IsZero() && p.Len() == 0 {
 				p.Add("nothing to change: give a permission or setting such as --allow-pub SUBJECT (see --help)")
 			}
