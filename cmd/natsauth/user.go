@@ -10,11 +10,12 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
+	"github.com/natsauth/natsauth/internal/flagspec"
 )
 
 func init() {
-	register("add", newAddUserCmd)
-	register("edit", newEditUserCmd)
+	register("add", func(a *app) *cobra.Command { return newUserCmd(a, false) })
+	register("edit", func(a *app) *cobra.Command { return newUserCmd(a, true) })
 }
 
 // userFlags are the permission, validity and limit flags of add/edit user
@@ -23,7 +24,7 @@ type userFlags struct {
 	name, account string
 	perms         authority.PermissionEdit
 	e             authority.UserEdit
-	specs         *specs
+	specs         *flagspec.Set
 }
 
 func (f *userFlags) bind(fs *pflag.FlagSet, edit bool) {
@@ -31,24 +32,24 @@ func (f *userFlags) bind(fs *pflag.FlagSet, edit bool) {
 	fs.StringVarP(&f.account, "account", "a", "", "account of the user (optional when there is one account besides SYS)")
 	e := &f.e
 	s := append(permSpecs(&f.perms, "the user", edit),
-		spec{"expiry", expiryUsage, 's', to(&e.Expires, when)},
-		spec{"start", startUsage, 's', to(&e.Start, when)},
-		spec{"bearer", "bearer token: connect without signing the server nonce", 'b', to(&e.Bearer, truth)},
-		spec{"source-network", "add source networks (CIDR, e.g. 10.0.0.0/8) the user may connect from", 'l', list(&e.Src)},
-		spec{"tag", "add tags", 'l', list(&e.Tags)},
-		spec{"subs", "maximum subscriptions of the user (-1 unlimited)", 's', limit(&e.Subs, false)},
-		spec{"data", "maximum data in flight of the user, e.g. 1MB (-1 unlimited)", 's', limit(&e.Data, true)},
-		spec{"payload", "maximum message payload of the user, e.g. 64K (-1 unlimited)", 's', limit(&e.Payload, true)},
-		spec{"conn-type", "allow only these connection types: STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS, IN_PROCESS", 'l', list(&e.ConnTypes)},
-		spec{"time", "allow connecting only within this daily window, hh:mm:ss-hh:mm:ss (repeat for several)", 'l', list(&e.Times)},
-		spec{"locale", "IANA time zone of the --time windows, e.g. Europe/Berlin (default: the server's local time)", 's', to(&e.Locale, text)})
+		flagspec.S("expiry", expiryUsage, 's', flagspec.To(&e.Expires, flagspec.Time)),
+		flagspec.S("start", startUsage, 's', flagspec.To(&e.Start, flagspec.Time)),
+		flagspec.S("bearer", "bearer token: connect without signing the server nonce", 'b', flagspec.To(&e.Bearer, flagspec.Bool)),
+		flagspec.S("source-network", "add source networks (CIDR, e.g. 10.0.0.0/8) the user may connect from", 'l', flagspec.List(&e.Src)),
+		flagspec.S("tag", "add tags", 'l', flagspec.List(&e.Tags)),
+		flagspec.S("subs", "maximum subscriptions of the user (-1 unlimited)", 's', flagspec.Limit(&e.Subs, false)),
+		flagspec.S("data", "maximum data in flight of the user, e.g. 1MB (-1 unlimited)", 's', flagspec.Limit(&e.Data, true)),
+		flagspec.S("payload", "maximum message payload of the user, e.g. 64K (-1 unlimited)", 's', flagspec.Limit(&e.Payload, true)),
+		flagspec.S("conn-type", "allow only these connection types: STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS, IN_PROCESS", 'l', flagspec.List(&e.ConnTypes)),
+		flagspec.S("time", "allow connecting only within this daily window, hh:mm:ss-hh:mm:ss (repeat for several)", 'l', flagspec.List(&e.Times)),
+		flagspec.S("locale", "IANA time zone of the --time windows, e.g. Europe/Berlin (default: the server's local time)", 's', flagspec.To(&e.Locale, flagspec.Text)))
 	if edit {
-		s = append(s, spec{"rm-source-network", "remove source networks", 'l', list(&e.RemoveSrc)},
-			spec{"rm-tag", "remove tags", 'l', list(&e.RemoveTags)},
-			spec{"rm-conn-type", "remove allowed connection types", 'l', list(&e.RemoveConnTypes)},
-			spec{"rm-time", "remove the connect-time windows starting at these times (hh:mm:ss)", 'l', list(&e.RemoveTimes)})
+		s = append(s, flagspec.S("rm-source-network", "remove source networks", 'l', flagspec.List(&e.RemoveSrc)),
+			flagspec.S("rm-tag", "remove tags", 'l', flagspec.List(&e.RemoveTags)),
+			flagspec.S("rm-conn-type", "remove allowed connection types", 'l', flagspec.List(&e.RemoveConnTypes)),
+			flagspec.S("rm-time", "remove the connect-time windows starting at these times (hh:mm:ss)", 'l', flagspec.List(&e.RemoveTimes)))
 	}
-	f.specs = bindSpecs(fs, s...)
+	f.specs = flagspec.Bind(fs, s...)
 }
 
 // splitList flattens repeated, comma-separated flag values.
@@ -64,7 +65,7 @@ func splitList(vals []string) []string {
 
 // edit parses the flags into a UserEdit, recording every bad value.
 func (f *userFlags) edit(p *authority.Problems) authority.UserEdit {
-	f.specs.apply(p)
+	f.specs.Apply(p.Add)
 	e, pe := f.e, f.perms
 	e.AllowPub, e.AllowSub, e.AllowPubSub, e.DenyPub, e.DenySub, e.DenyPubSub = pe.AllowPub, pe.AllowSub, pe.AllowPubSub, pe.DenyPub, pe.DenySub, pe.DenyPubSub
 	e.Remove, e.RespMax, e.RespTTL, e.RemoveResp = pe.Remove, pe.RespMax, pe.RespTTL, pe.RemoveResp
@@ -83,122 +84,87 @@ func (f *userFlags) userName(p *authority.Problems, fs *pflag.FlagSet, args []st
 	return nameArg(p, "user", args, f.name)
 }
 
-func newAddUserCmd(a *app) *cobra.Command {
+func newUserCmd(a *app, edit bool) *cobra.Command {
 	f := &userFlags{}
 	var signingKey, publicKey string
+	verb := map[bool]string{false: "add", true: "edit"}[edit]
 	cmd := &cobra.Command{
 		Use:   "user [NAME]",
-		Short: "Add a user with permissions, signed by its account, and write its creds",
-		Example: `  natsauth add user -n alice --allow-pub "orders.>" --allow-sub "orders.alice.>" --allow-pub-response
+		Short: map[bool]string{false: "Add a user with permissions, signed by its account, and write its creds", true: "Change a user's permissions and limits; its JWT and creds are re-issued"}[edit],
+		Example: map[bool]string{false: `  natsauth add user -n alice --allow-pub "orders.>" --allow-sub "orders.alice.>" --allow-pub-response
   natsauth add user -n bob --allow-pubsub "inventory.>" --deny-pub inventory.delete
   natsauth add user -n svc -a MyAccount --allow-sub "jobs.* workers" --expiry 30d --source-network 10.0.0.0/8
+  natsauth add user -n kiosk --conn-type WEBSOCKET --time 08:00:00-18:00:00 --locale Europe/Berlin --payload 64K
   natsauth add user -n worker1 -K service        # signed by the scoped signing key with role "service"
   natsauth add user -n device7 -k UDXU...        # from a public key: the seed never leaves the device`,
+			true: `  natsauth edit user alice --allow-pub "payments.>" --response-ttl 5s
+  natsauth edit user bob --rm inventory.delete --expiry 0 --subs 100 --rm-conn-type MQTT`}[edit],
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("add user")
-			name := f.userName(p, cmd.Flags(), args)
-			if name != "" {
-				p.SetOp("add user %s", name)
-			}
-			e := f.edit(p)
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			h := m.Home()
-			account, err := pickAccount(h, f.account)
-			p.AddErr(err)
-			if p.Len() > 0 {
-				// Report the problems the library would find as well.
-				if name != "" {
-					if err := authority.CheckName("user", name); err != nil {
-						p.Add("%v", err)
-					}
-				}
-				p.AddErr(e.Check())
-				if account != "" {
-					_, err := h.Account(account)
-					p.AddErr(err)
-				}
-				return p.Err()
-			}
-			u, err := m.AddUser(cmd.Context(), account, name, e, authority.UserIssue{PublicKey: publicKey, SigningKey: signingKey})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "added user %s %s to account %s\n", u.Name, u.Pub, u.Account)
-			describe.UserSummary(a.out, u)
-			if acc, err := h.Account(u.Account); err == nil {
-				describe.UserSigner(a.out, acc, u)
-			}
-			if publicKey != "" {
-				fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
-					"         The holder of the seed makes the creds file from the user JWT:\n"+
-					"         natsauth describe user -a %s -n %s --raw > %s.jwt\n", u.Account, u.Name, u.Name)
-				return nil
-			}
-			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
-			return nil
-		},
 	}
-	f.bind(cmd.Flags(), false)
-	cmd.Flags().StringVarP(&signingKey, "private-key", "K", "",
-		"account key that signs the user: the role of a scoped signing key, or a signing key's public key")
-	cmd.Flags().StringVarP(&publicKey, "public-key", "k", "",
-		"issue the user for this user public key (U...); no seed is stored and no creds file written")
-	return cmd
-}
-
-func newEditUserCmd(a *app) *cobra.Command {
-	f := &userFlags{}
-	cmd := &cobra.Command{
-		Use:   "user [NAME]",
-		Short: "Change a user's permissions and limits; its JWT and creds are re-issued",
-		Example: `  natsauth edit user alice --allow-pub "payments.>" --response-ttl 5s
-  natsauth edit user bob --rm inventory.delete --expiry 0`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("edit user")
-			name := f.userName(p, cmd.Flags(), args)
-			if name != "" {
-				p.SetOp("edit user %s", name)
-			}
-			e := f.edit(p)
-			if e.IsZero() && p.Len() == 0 {
-				p.Add("nothing to change: give a permission or setting such as --allow-pub SUBJECT (see --help)")
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			h := m.Home()
-			account, err := pickAccount(h, f.account)
-			p.AddErr(err)
-			if p.Len() > 0 {
-				p.AddErr(e.Check())
-				if account != "" && name != "" {
-					_, err := h.User(account, name)
-					p.AddErr(err)
-				}
-				return p.Err()
-			}
-			u, reRevoked, err := m.EditUser(cmd.Context(), account, name, e)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "edited user %s %s in account %s\n", u.Name, u.Pub, u.Account)
-			describe.UserSummary(a.out, u)
-			fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
-			if reRevoked {
-				fmt.Fprintf(a.errOut, "warning: %s was revoked; the re-issued JWT is newer than the revocation and is accepted.\n"+
-					"  revoke it again with: natsauth revocations add-user -a %s -n %s\n", u.Name, u.Account, u.Name)
-			}
-			return nil
-		},
+	f.bind(cmd.Flags(), edit)
+	if !edit {
+		cmd.Flags().StringVarP(&signingKey, "private-key", "K", "",
+			"account key that signs the user: the role of a scoped signing key, or a signing key's public key")
+		cmd.Flags().StringVarP(&publicKey, "public-key", "k", "",
+			"issue the user for this user public key (U...); no seed is stored and no creds file written")
 	}
-	f.bind(cmd.Flags(), true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		p := authority.NewProblems("%s user", verb)
+		name := f.userName(p, cmd.Flags(), args)
+		if name != "" {
+			p.SetOp("%s user %s", verb, name)
+		}
+		e := f.edit(p)
+		if edit && e.IsZero() && p.Len() == 0 {
+			p.Add("nothing to change: give a permission or setting such as --allow-pub SUBJECT (see --help)")
+		}
+		m, err := a.manager()
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		h := m.Home()
+		account, err := pickAccount(h, f.account)
+		p.AddErr(err)
+		if p.Len() > 0 { // report the problems the library would find as well
+			if err := authority.CheckName("user", name); name != "" && err != nil && !edit {
+				p.Add("%v", err)
+			}
+			p.AddErr(e.Check())
+			if _, err := h.User(account, name); account != "" && edit && name != "" {
+				p.AddErr(err)
+			} else if _, err := h.Account(account); account != "" && !edit {
+				p.AddErr(err)
+			}
+			return p.Err()
+		}
+		var u *authority.UserInfo
+		var reRevoked bool
+		if edit {
+			u, reRevoked, err = m.EditUser(cmd.Context(), account, name, e)
+		} else {
+			u, err = m.AddUser(cmd.Context(), account, name, e, authority.UserIssue{PublicKey: publicKey, SigningKey: signingKey})
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.out, "%sed user %s %s %s account %s\n", verb, u.Name, u.Pub, map[bool]string{false: "to", true: "in"}[edit], u.Account)
+		describe.UserSummary(a.out, u)
+		if acc, err := h.Account(u.Account); err == nil && !edit {
+			describe.UserSigner(a.out, acc, u)
+		}
+		if publicKey != "" {
+			fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
+				"         The holder of the seed makes the creds file from the user JWT:\n"+
+				"         natsauth describe user -a %s -n %s --raw > %s.jwt\n", u.Account, u.Name, u.Name)
+			return nil
+		}
+		fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
+		if reRevoked {
+			fmt.Fprintf(a.errOut, "warning: %s was revoked; the re-issued JWT is newer than the revocation and is accepted.\n"+
+				"  revoke it again with: natsauth revocations add-user -a %s -n %s\n", u.Name, u.Account, u.Name)
+		}
+		return nil
+	}
 	return cmd
 }
