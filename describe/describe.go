@@ -46,6 +46,12 @@ func Operator(w io.Writer, h *authority.Home) error {
 // Account renders an account: keys, limits, JetStream, exports and
 // imports, users and revocations.
 func Account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo) error {
+	return account(w, acc, users, nil)
+}
+
+// account is Account, naming the source accounts of imports by names
+// (public key to name) where known.
+func account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo, names map[string]string) error {
 	c := acc.Claims
 	tw := NewTable(w)
 	title := acc.Name
@@ -123,14 +129,14 @@ func Account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo
 	if len(c.Imports) > 0 {
 		fmt.Fprintf(w, "Imports (%d)\n", len(c.Imports))
 		for _, im := range c.Imports {
-			fmt.Fprintf(w, "  %s\n", ImportLine(im, im.Account))
+			fmt.Fprintf(w, "  %s\n", ImportLine(im, cmp.Or(names[im.Account], im.Account)))
 		}
 	}
-	var names []string
+	var userNames []string
 	for _, u := range users {
-		names = append(names, u.Name)
+		userNames = append(userNames, u.Name)
 	}
-	fmt.Fprintf(w, "Users (%d)  %s\n", len(users), strings.Join(names, ", "))
+	fmt.Fprintf(w, "Users (%d)  %s\n", len(users), strings.Join(userNames, ", "))
 	if len(c.Revocations) > 0 {
 		fmt.Fprintf(w, "Revocations (%d)\n", len(c.Revocations))
 		byPub := map[string]string{}

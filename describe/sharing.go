@@ -159,7 +159,15 @@ func AccountInHome(w io.Writer, h *authority.Home, acc *authority.AccountInfo) e
 	if err != nil {
 		return err
 	}
-	if err := Account(w, acc, users); err != nil {
+	accs, err := h.Accounts()
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, a := range accs {
+		names[a.Pub] = a.Name
+	}
+	if err := account(w, acc, users, names); err != nil {
 		return err
 	}
 	return Sharing(w, acc, exps, imps)
@@ -168,22 +176,27 @@ func AccountInHome(w io.Writer, h *authority.Home, acc *authority.AccountInfo) e
 // Sharing renders who imports acc's exports and the state of its imports,
 // from the home's lists of every export and import.
 func Sharing(w io.Writer, acc *authority.AccountInfo, exps []authority.ExportInfo, imps []authority.ImportInfo) error {
-	tw := NewTable(w)
+	var lines []string
 	for _, x := range exps {
 		if x.AccountPub == acc.Pub && len(x.Importers) > 0 {
-			fmt.Fprintf(tw, "  %s %s\timported by %s\n", x.Export.Type, x.Export.Subject, strings.Join(x.Importers, ", "))
+			lines = append(lines, fmt.Sprintf("  %s %s\timported by %s", x.Export.Type, x.Export.Subject, strings.Join(x.Importers, ", ")))
 		}
 	}
 	for _, im := range imps {
 		if im.AccountPub == acc.Pub && len(im.Problems) > 0 {
-			fmt.Fprintf(tw, "  import %s from %s\tBROKEN: %s\n", im.Import.Subject, im.Source, strings.Join(im.Problems, "; "))
+			lines = append(lines, fmt.Sprintf("  import %s from %s\tBROKEN: %s", im.Import.Subject, im.Source, strings.Join(im.Problems, "; ")))
 		}
 	}
+	if len(lines) == 0 {
+		return nil
+	}
+	tw := NewTable(w)
+	fmt.Fprintf(tw, "Sharing\t\n%s\n", strings.Join(lines, "\n"))
 	return tw.Flush()
 }
 
 // Expirations renders when the home's JWTs expire.
-func Expirations(w io.Writer, list []authority.Expiration, within time.Duration) error {
+func Expirations(w io.Writer, list []authority.Expiration, within string) error {
 	tw := NewTable(w)
 	fmt.Fprintf(tw, "KIND\tRESOURCE\tEXPIRES\tSTATUS\n")
 	for _, e := range list {
@@ -195,7 +208,7 @@ func Expirations(w io.Writer, list []authority.Expiration, within time.Duration)
 		case e.Expired:
 			status = "EXPIRED"
 		case e.ExpiresSoon:
-			status = "expires within " + within.String()
+			status = "expires within " + within
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Kind, e.Resource, exp, status)
 	}

@@ -72,14 +72,11 @@ func getToken(ctx context.Context, u string) ([]byte, error) {
 	return b, nil
 }
 
-// PushActivation posts an activation token to an account server, the way
-// nsc's generate activation --push does with the nats-account-server
-// (POST <api>/activations), and returns the URL the importer reads it
-// back from (<api>/activations/<hash>), which add import --token takes.
-// server is the account server's URL; empty means the operator's
-// account_server_url. natsauth's own account server keeps account JWTs
-// only and refuses activations.
-func (m *Manager) PushActivation(ctx context.Context, server string, act *authority.Activation) (string, error) {
+// ActivationsURL is the activations API of an account server, where
+// PushActivation posts tokens: server is the account server's URL (its
+// root, its API base .../jwt/v1 or its accounts URL); empty means the
+// operator's account_server_url.
+func (m *Manager) ActivationsURL(server string) (string, error) {
 	if server == "" {
 		server = m.home.Operator().AccountServerURL
 	}
@@ -96,26 +93,36 @@ func (m *Manager) PushActivation(ctx context.Context, server string, act *author
 		p = "/jwt/v1"
 	}
 	u.Path, u.RawPath = p+"/activations", ""
+	return u.String(), nil
+}
+
+// PushActivation posts an activation token to an account server's
+// activations API (ActivationsURL), as nsc's generate activation --push
+// does with the nats-account-server, and returns the URL the importer
+// reads it back from (<api>/<hash>), which add import --token takes.
+// natsauth's own account server keeps account JWTs only and refuses it.
+func PushActivation(ctx context.Context, activationsURL string, act *authority.Activation) (string, error) {
 	hash, err := act.Claims.HashID()
 	if err != nil {
 		return "", fmt.Errorf("push activation: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, tokenTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(act.Token))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, activationsURL, strings.NewReader(act.Token))
 	if err != nil {
 		return "", fmt.Errorf("push activation: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/jwt")
+	shown := store.Redact(activationsURL)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("push activation to %s: %w", store.Redact(u.String()), err)
+		return "", fmt.Errorf("push activation to %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("push activation to %s: status %d %s (natsauth's account server keeps account JWTs only; "+
-			"a nats-account-server keeps activations)", store.Redact(u.String()), resp.StatusCode, strings.TrimSpace(string(body)))
+			"a nats-account-server keeps activations)", shown, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
-	return store.Redact(u.String()) + "/" + hash, nil
+	return shown + "/" + hash, nil
 }

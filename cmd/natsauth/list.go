@@ -99,7 +99,7 @@ func newExpirationsCmd(a *app) *cobra.Command {
 		}
 		window := max(end.Sub(now), 0)
 		list, err := h.Expirations(now, window)
-		return list, func() error { return describe.Expirations(a.out, list, window) }, err
+		return list, func() error { return describe.Expirations(a.out, list, within) }, err
 	})
 	cmd.Flags().StringVar(&within, "within", "1M", "mark what expires within this window: a number with m(inutes) h d w M(onths) y")
 	return cmd

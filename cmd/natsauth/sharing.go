@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+
+	"github.com/nats-io/jwt/v2"
 
 	"github.com/spf13/cobra"
 
@@ -154,14 +157,16 @@ func newAddImportCmd(a *app) *cobra.Command {
 				p.Add("the remote subject is required: give --remote-subject SUBJECT, or -u with an activation token")
 			}
 			return a.change(p, account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				before, _ := m.Home().Account(account)
 				acc, res, err := m.AddImport(cmd.Context(), account, s)
-				if acc != nil {
-					im := acc.Claims.Imports[len(acc.Claims.Imports)-1]
-					src := s.Account
-					if src2, err := m.Home().AccountByPub(im.Account); err == nil {
-						src = src2.Name
+				for i := 0; acc != nil && before != nil && i < len(acc.Claims.Imports); i++ {
+					if im := acc.Claims.Imports[i]; !slices.ContainsFunc(before.Claims.Imports, func(o *jwt.Import) bool { return *o == *im }) {
+						src := im.Account
+						if s, err := m.Home().AccountByPub(src); err == nil {
+							src = s.Name
+						}
+						fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
 					}
-					fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
 				}
 				return res, err
 			})
@@ -233,6 +238,10 @@ natsauth add import -u. Revoke it with natsauth revocations add-activation.`,
 			p.Add("--push and --output-file exclude each other")
 		}
 		return a.change(p, account, func(m *manage.Manager, account string) (*manage.Result, error) {
+			api, err := m.ActivationsURL(server)
+			if err != nil && push {
+				return nil, err
+			}
 			act, err := m.GenerateActivation(cmd.Context(), account, s)
 			if err != nil {
 				return nil, err
@@ -240,7 +249,7 @@ natsauth add import -u. Revoke it with natsauth revocations add-activation.`,
 			exp := units.FormatTime(act.Claims.Expires, "never")
 			msg := fmt.Sprintf("activation token of account %s for %s: %s %s, expires %s", account, s.Target, act.Export.Type, act.Claims.ImportSubject, exp)
 			if push {
-				u, err := m.PushActivation(cmd.Context(), server, act)
+				u, err := manage.PushActivation(cmd.Context(), api, act)
 				if err == nil {
 					fmt.Fprintf(a.out, "pushed %s\n  the importer adds it with: natsauth add import -a %s -u %s\n", msg, s.Target, u)
 				}
