@@ -2,9 +2,13 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/jwt/v2"
 
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
@@ -28,11 +32,33 @@ func (m *Manager) changeAccount(ctx context.Context, action, account, detail str
 		if acc, err = fn(); err != nil {
 			return err
 		}
-		c.audit(accountEntry(action, before, acc, detail))
+		c.audit(tokensRedacted(accountEntry(action, before, acc, detail)))
 		c.published(*acc)
 		return nil
 	})
 	return acc, res, err
+}
+
+// tokensRedacted replaces the activation tokens among an entry's changed
+// claims by their ids: an audit entry carries no JWT.
+func tokensRedacted(e audit.Entry) audit.Entry {
+	for i, ch := range e.Changes {
+		if !strings.HasSuffix(ch.Path, ".token") {
+			continue
+		}
+		for _, v := range []*string{&e.Changes[i].Old, &e.Changes[i].New} {
+			var tok string
+			if json.Unmarshal([]byte(*v), &tok) != nil || tok == "" {
+				continue
+			}
+			id := "unreadable"
+			if ac, err := jwt.DecodeActivationClaims(tok); err == nil {
+				id = ac.ID
+			}
+			*v = strconv.Quote("activation token " + id)
+		}
+	}
+	return e
 }
 
 // kind is "service" or "stream".
@@ -78,9 +104,14 @@ func (m *Manager) DeleteExport(ctx context.Context, account, subject string) (ac
 // checks the export, the activation token and import cycles first) and
 // publishes the account.
 func (m *Manager) AddImport(ctx context.Context, account string, s authority.ImportSpec) (*authority.AccountInfo, *Result, error) {
-	detail := strings.TrimSpace(fmt.Sprintf("%s %s from %s", kind(s.Service), s.Subject, s.Account))
+	detail := fmt.Sprintf("%s %s from %s", kind(s.Service), s.Subject, s.Account)
 	if s.Token != "" {
-		detail += " with an activation token"
+		detail = "with an activation token"
+		tok, _ := jwt.ParseDecoratedJWT([]byte(s.Token))
+		if ac, err := jwt.DecodeActivationClaims(tok); err == nil {
+			detail = fmt.Sprintf("%s %s from %s with activation token %s", ac.ImportType, ac.ImportSubject,
+				firstOf(ac.IssuerAccount, ac.Issuer), ac.ID)
+		}
 	}
 	return m.changeAccount(ctx, audit.ActionAddImport, account, detail,
 		func() (*authority.AccountInfo, error) { return m.home.AddImport(account, s) })
@@ -180,7 +211,8 @@ func (m *Manager) consumerChange(ctx context.Context, action, exporter string, g
 			push = ", push to " + g.DeliverSubject
 		}
 		detail := fmt.Sprintf("consumer %s/%s of %s for %s, API prefix %s%s", g.Stream, g.Consumer, exporter, g.Importer, share.APIPrefix, push)
-		c.audit(accountEntry(action, beforeExp, share.Exporter, detail), accountEntry(action, beforeImp, share.Importer, detail))
+		c.audit(tokensRedacted(accountEntry(action, beforeExp, share.Exporter, detail)),
+			tokensRedacted(accountEntry(action, beforeImp, share.Importer, detail)))
 		c.published(*share.Exporter, *share.Importer)
 		return nil
 	})

@@ -305,12 +305,11 @@ the target's tokens on the rest.`,
 				p.Add("the target account is required: give -t ACCOUNT")
 			}
 			return a.change(p, exporter, func(m *manage.Manager, exporter string) (*manage.Result, error) {
-				share, res, err := m.GrantConsumer(cmd.Context(), exporter, g)
-				verb := "granted"
+				change, verb := m.GrantConsumer, "granted"
 				if revoke {
-					share, res, err = m.RevokeConsumer(cmd.Context(), exporter, g)
-					verb = "revoked"
+					change, verb = m.RevokeConsumer, "revoked"
 				}
+				share, res, err := change(cmd.Context(), exporter, g)
 				if share != nil {
 					fmt.Fprintf(a.out, "%s account %s the consumer %s/%s of account %s\n  JetStream API prefix for %s's clients: %s\n  subjects: %v\n",
 						verb, share.Importer.Name, g.Stream, g.Consumer, share.Exporter.Name, share.Importer.Name, share.APIPrefix, share.Subjects)
