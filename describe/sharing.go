@@ -87,6 +87,17 @@ func ExportLine(x *jwt.Export) string {
 	return s + ")"
 }
 
+// ExportOf renders acc's export of subject (ExportLine), or the subject
+// when acc has none.
+func ExportOf(acc *authority.AccountInfo, subject string) string {
+	for _, x := range acc.Claims.Exports {
+		if string(x.Subject) == subject {
+			return ExportLine(x)
+		}
+	}
+	return subject
+}
+
 // ImportLine renders an import on one line: kind, remote and local
 // subject, source, token.
 func ImportLine(im *jwt.Import, source string) string {

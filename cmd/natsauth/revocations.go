@@ -15,8 +15,8 @@ import (
 )
 
 func init() {
-	register("revocations", newRevokeUserCmd)
-	register("revocations", newUnrevokeUserCmd)
+	register("revocations", func(a *app) *cobra.Command { return newUserRevocationCmd(a, true) })
+	register("revocations", func(a *app) *cobra.Command { return newUserRevocationCmd(a, false) })
 	register("revocations", newListRevocationsCmd)
 	register("revocations", func(a *app) *cobra.Command { return newActivationRevocationCmd(a, true) })
 	register("revocations", func(a *app) *cobra.Command { return newActivationRevocationCmd(a, false) })
@@ -58,19 +58,25 @@ func parseRevocationTime(s string, now time.Time) (time.Time, error) {
 	return units.ParseExpiry(s, now)
 }
 
-func newRevokeUserCmd(a *app) *cobra.Command {
+func newUserRevocationCmd(a *app, add bool) *cobra.Command {
 	var f revocationFlags
 	var at string
 	cmd := &cobra.Command{
-		Use:     "add-user",
-		Short:   "Revoke a user: servers refuse its JWTs issued until now and close its connections",
-		Example: "  natsauth revocations add-user -a MyAccount -n alice",
+		Use:     map[bool]string{true: "add-user", false: "delete-user"}[add],
+		Short:   map[bool]string{true: "Revoke a user: servers refuse its JWTs issued until now and close its connections", false: "Remove a user's revocation"}[add],
+		Example: map[bool]string{true: "  natsauth revocations add-user -a MyAccount -n alice", false: "  natsauth revocations delete-user -a MyAccount -n alice"}[add],
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := authority.NewProblems("revoke user")
-			user := f.target(p)
-			when := revocationTime(p, at)
+			p := authority.NewProblems("%s", map[bool]string{true: "revoke user", false: "unrevoke user"}[add])
+			user, when := f.target(p), revocationTime(p, at)
 			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				if !add {
+					acc, res, err := m.UnrevokeUser(cmd.Context(), account, user)
+					if acc != nil {
+						fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
+					}
+					return res, err
+				}
 				acc, res, err := m.RevokeUser(cmd.Context(), account, user, when)
 				if acc != nil {
 					fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
@@ -81,11 +87,11 @@ func newRevokeUserCmd(a *app) *cobra.Command {
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVar(&at, "at", "0", atUsage)
+	if add {
+		cmd.Flags().StringVar(&at, "at", "0", "revoke JWTs issued at or before this time: 0 (now), unix seconds, yyyy-mm-dd or RFC 3339")
+	}
 	return cmd
 }
-
-const atUsage = "revoke JWTs issued at or before this time: 0 (now), unix seconds, yyyy-mm-dd or RFC 3339"
 
 // revocationTime parses --at, recording a bad value in p.
 func revocationTime(p *authority.Problems, at string) time.Time {
@@ -94,29 +100,6 @@ func revocationTime(p *authority.Problems, at string) time.Time {
 		p.Add("--at: %v", err)
 	}
 	return when
-}
-
-func newUnrevokeUserCmd(a *app) *cobra.Command {
-	var f revocationFlags
-	cmd := &cobra.Command{
-		Use:     "delete-user",
-		Short:   "Remove a user's revocation",
-		Example: "  natsauth revocations delete-user -a MyAccount -n alice",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := authority.NewProblems("unrevoke user")
-			user := f.target(p)
-			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
-				acc, res, err := m.UnrevokeUser(cmd.Context(), account, user)
-				if acc != nil {
-					fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
-				}
-				return res, err
-			})
-		},
-	}
-	f.bind(cmd)
-	return cmd
 }
 
 // activationFlags select the activation tokens of a revocation command.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -25,25 +26,6 @@ func init() {
 	register("generate", newGenerateActivationCmd)
 	register("add", func(a *app) *cobra.Command { return newConsumerGrantCmd(a, false) })
 	register("delete", func(a *app) *cobra.Command { return newConsumerGrantCmd(a, true) })
-}
-
-// val is *p, or the zero value.
-func val[T any](p *T) T {
-	var v T
-	if p != nil {
-		v = *p
-	}
-	return v
-}
-
-// exportOf describes acc's export of subject.
-func exportOf(acc *authority.AccountInfo, subject string) string {
-	for _, x := range acc.Claims.Exports {
-		if string(x.Subject) == subject {
-			return describe.ExportLine(x)
-		}
-	}
-	return subject
 }
 
 func newExportCmd(a *app, edit bool) *cobra.Command {
@@ -97,14 +79,14 @@ send requests the account's users answer. A private export is imported only with
 			if edit {
 				acc, res, err = m.EditExport(cmd.Context(), account, subject, e)
 			} else {
-				acc, res, err = m.AddExport(cmd.Context(), account, authority.ExportSpec{Subject: subject, Name: val(e.Name),
-					Service: val(e.Service), Private: val(e.Private), ResponseType: val(e.ResponseType),
-					ResponseThreshold: val(e.ResponseThreshold), LatencySubject: val(e.LatencySubject),
-					LatencySampling: val(e.LatencySampling), AccountTokenPosition: val(e.AccountTokenPosition),
-					AllowTrace: val(e.AllowTrace), Description: val(e.Description), InfoURL: val(e.InfoURL)})
+				acc, res, err = m.AddExport(cmd.Context(), account, authority.ExportSpec{Subject: subject, Name: flagspec.Val(e.Name),
+					Service: flagspec.Val(e.Service), Private: flagspec.Val(e.Private), ResponseType: flagspec.Val(e.ResponseType),
+					ResponseThreshold: flagspec.Val(e.ResponseThreshold), LatencySubject: flagspec.Val(e.LatencySubject),
+					LatencySampling: flagspec.Val(e.LatencySampling), AccountTokenPosition: flagspec.Val(e.AccountTokenPosition),
+					AllowTrace: flagspec.Val(e.AllowTrace), Description: flagspec.Val(e.Description), InfoURL: flagspec.Val(e.InfoURL)})
 			}
 			if acc != nil {
-				fmt.Fprintf(a.out, "%sed export of account %s: %s\n", verb, acc.Name, exportOf(acc, subject))
+				fmt.Fprintf(a.out, "%sed export of account %s: %s\n", verb, acc.Name, describe.ExportOf(acc, subject))
 			}
 			return res, err
 		})
@@ -259,7 +241,7 @@ natsauth add import -u. Revoke it with natsauth revocations add-activation.`,
 			if err != nil || out == "--" {
 				fmt.Fprintf(a.errOut, "%s\n", msg)
 				_, werr := a.out.Write(dec)
-				return nil, cmpErr(err, werr)
+				return nil, errors.Join(err, werr)
 			}
 			if err := os.WriteFile(out, dec, 0o600); err != nil {
 				return nil, fmt.Errorf("write activation token: %w", err)
@@ -269,16 +251,6 @@ natsauth add import -u. Revoke it with natsauth revocations add-activation.`,
 		})
 	}
 	return cmd
-}
-
-// cmpErr is the first non-nil error.
-func cmpErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func newConsumerGrantCmd(a *app, revoke bool) *cobra.Command {

@@ -155,6 +155,16 @@ func Limit(dst **int64, size bool) Setter {
 	}
 }
 
+// Val is *p, or the zero value when p is nil: an edit's field as a plain
+// value.
+func Val[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
 // Parsers of flag values.
 
 // Text is the value as given.
