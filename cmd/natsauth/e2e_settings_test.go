@@ -38,7 +38,10 @@ func TestE2EAccountAndUserSettings(t *testing.T) {
 	h.must("add", "account", "-n", "JS", "--js-tier", "1", "--js-mem-storage", "1MB", "--js-disk-storage", "1MB",
 		"--js-streams", "1", "--js-max-bytes-required", "--js-max-mem-stream", "4096")
 	h.must("add", "user", "-n", "u", "-a", "JS")
+	h.must("add", "account", "-n", "Short", "--expiry", "6s") // long enough to connect on a busy machine
+	h.must("add", "user", "-n", "u", "-a", "Short")
 	s := h.serve("--js")
+	short := s.connect(t, "Short", "u")
 
 	t.Run("default_permissions", func(t *testing.T) {
 		admin := s.connect(t, "D", "admin")
@@ -154,6 +157,14 @@ func TestE2EAccountAndUserSettings(t *testing.T) {
 		h.applied("JS", "edit", "account", "JS", "--js-tier", "1", "--js-streams", "2")
 		if err := mem("S2", 1024); err != nil {
 			t.Errorf("second stream after --js-streams 2: %v", err)
+		}
+	})
+
+	t.Run("account_expiry", func(t *testing.T) {
+		short.waitClosed(t, 20*time.Second)
+		if c, err := s.dial("Short", "u"); err == nil {
+			c.Close()
+			t.Error("a user of an expired account connected")
 		}
 	})
 }
