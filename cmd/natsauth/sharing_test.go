@@ -137,6 +137,9 @@ func TestSharingListsAndDescribe(t *testing.T) {
 	if out := c.must("describe", "account", "B"); !strings.Contains(out, "BROKEN: account A has no stream export") {
 		t.Errorf("describe account B after the export was removed:\n%s", out)
 	}
+	if out, _, err := c.run("doctor"); err == nil || !strings.Contains(out, "import B/feed.pub.> from A  [import-broken]") {
+		t.Errorf("doctor after the export was removed: %v\n%s", err, out)
+	}
 }
 
 // The new account and user settings land in the JWTs as nsc writes them.
