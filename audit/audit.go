@@ -55,9 +55,21 @@ const (
 	ActionEditSigningKey   = "edit signing key"
 	ActionEditAuthCallout  = "edit authcallout"
 	ActionRotate           = "rotate signing key"
-	ActionStorePut         = "store put"
-	ActionStoreDelete      = "store delete"
-	ActionStoreReplace     = "store replace"
+	ActionAddExport        = "add export"
+	ActionEditExport       = "edit export"
+	ActionDeleteExport     = "delete export"
+	ActionAddImport        = "add import"
+	ActionDeleteImport     = "delete import"
+	// ActionGenerateActivation records an activation token signed for
+	// another account: it changes no JWT of the home, but grants access.
+	ActionGenerateActivation = "generate activation"
+	ActionRevokeActivation   = "revoke activation"
+	ActionUnrevokeActivation = "unrevoke activation"
+	ActionGrantConsumer      = "grant consumer"  // cross-account JetStream consumer access
+	ActionRevokeConsumer     = "revoke consumer" // its removal
+	ActionStorePut           = "store put"
+	ActionStoreDelete        = "store delete"
+	ActionStoreReplace       = "store replace"
 	// ActionUnreadable marks a line of a log that could not be read back
 	// (a torn write or tampering); Detail says where.
 	ActionUnreadable = "unreadable"
