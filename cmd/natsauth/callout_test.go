@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/oidctest"
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // runCLIStdin runs a command with stdin.
@@ -124,6 +126,14 @@ func TestCalloutCLIEndToEnd(t *testing.T) {
 		t.Fatalf("token: %v\ncallout log: %s", err, svc.errOut)
 	}
 	w.Close()
+	// The nats CLI presents the token the same way (--token).
+	if out, err := exec.Command(testkit.NatsCLI(t), "-s", srv.url, "--token", tok, "pub", "orders.w1.cli", "hi").CombinedOutput(); err != nil {
+		t.Fatalf("nats --token through the gateway: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(testkit.NatsCLI(t), "-s", srv.url, "--token", tok, "pub", "orders.w2.cli", "hi").CombinedOutput(); err == nil ||
+		!strings.Contains(strings.ToLower(string(out)), "permissions violation") {
+		t.Errorf("nats --token published outside its template: %v\n%s", err, out)
+	}
 
 	// check explains without connecting, with the real provider.
 	out = h.must("callout", "check", "--rules", rules, "--token", tok)
@@ -239,6 +249,16 @@ rules:
 	if nc, err := nats.Connect(srv.url, nats.UserInfo("alice", "wrong password"), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("a wrong password signed in")
+	}
+	// The nats CLI signs in the same way: --user/--password.
+	natsCLI := func(args ...string) ([]byte, error) {
+		return exec.Command(testkit.NatsCLI(t), append([]string{"-s", srv.url}, args...)...).CombinedOutput()
+	}
+	if out, err := natsCLI("--user", "alice", "--password", "correct horse", "pub", "staff.alice.cli", "hi"); err != nil {
+		t.Fatalf("nats --user/--password through the gateway: %v\n%s", err, out)
+	}
+	if out, err := natsCLI("--user", "alice", "--password", "wrong", "pub", "staff.alice.cli", "hi"); err == nil {
+		t.Fatalf("nats with a wrong password signed in:\n%s", out)
 	}
 	// A creds user of an account outside the callout is unaffected.
 	direct, err := nats.Connect(srv.url, nats.UserCredentials(home.CredsPath("APP", "direct")), nats.NoReconnect())
