@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/claims"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -79,6 +81,40 @@ func (r Remote) orDefault(h *authority.Home, verb string) (Remote, error) {
 // r.Creds, else the home's system user.
 func (m *Manager) Connect(r Remote, url, name string) (*nats.Conn, error) {
 	return ConnectSystem(m.home, r, url, name)
+}
+
+// SystemConnector returns a function that connects as a system-account
+// user (r.Creds, else the home's system user) to the first of r.Servers
+// that accepts — or, when r names none, of the home's running natsauth
+// serve (their client URLs in the registry, read at each call). A front
+// door that shows live state (the console) dials with it.
+func (m *Manager) SystemConnector(r Remote, name string) func(context.Context) (*nats.Conn, error) {
+	return func(context.Context) (*nats.Conn, error) {
+		urls := r.Servers
+		if len(urls) == 0 {
+			srvs, err := serving.List(m.home.Dir())
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range srvs {
+				if s.ClientURL != "" {
+					urls = append(urls, s.ClientURL)
+				}
+			}
+		}
+		if len(urls) == 0 {
+			return nil, errors.New("no running natsauth serve of this home and no --server")
+		}
+		var errs []error
+		for _, u := range urls {
+			nc, err := ConnectSystem(m.home, r, u, name)
+			if err == nil {
+				return nc, nil
+			}
+			errs = append(errs, err)
+		}
+		return nil, errors.Join(errs...)
+	}
 }
 
 // ConnectSystem connects to url as a system-account user: r.Creds, else
