@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/doctor"
 	"github.com/natsauth/natsauth/internal/units"
 )
@@ -83,21 +80,15 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 				p.AddErr(err)
 				varzs = append(varzs, vs...)
 			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			for _, m := range splitList(monitors) {
-				v, err := doctor.FetchVarz(ctx, client, m)
-				if err != nil {
-					p.Add("%v", err)
-					continue
-				}
-				varzs = append(varzs, doctor.SourcedVarz{Source: m, Varz: v})
+			vs, errs := doctor.FetchMonitors(ctx, splitList(monitors))
+			for _, err := range errs {
+				p.Add("%v", err)
 			}
+			varzs = append(varzs, vs...)
 			rep.AddServers(varzs, command)
 			rep.Finish()
 			if asJSON {
-				enc := json.NewEncoder(a.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := writeJSON(a.out, rep); err != nil {
 					return err
 				}
 			} else {
@@ -129,23 +120,17 @@ func (a *app) doctorStores(ctx context.Context, rep *doctor.Report, h *authority
 		return err
 	}
 	defer m.Close()
-	stores, err := m.ServingStores(ctx)
+	serving, err := m.ServingStores(ctx)
 	if err != nil {
 		return err
 	}
-	for _, s := range stores {
-		fs, err := doctor.CheckStore(ctx, h, s.Store, o)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.URL, err)
-		}
-		for i := range fs {
-			if len(stores) > 1 {
-				fs[i].Object += " in " + s.URL
-			}
-		}
-		rep.Findings = append(rep.Findings, fs...)
+	stores := make([]doctor.Store, len(serving))
+	for i, s := range serving {
+		stores[i] = doctor.Store{URL: s.URL, Store: s.Store}
 	}
-	return nil
+	fs, err := doctor.CheckStores(ctx, h, stores, o)
+	rep.Findings = append(rep.Findings, fs...)
+	return err
 }
 
 // doctorViaNATS asks every server for its varz over the system account.
@@ -155,19 +140,7 @@ func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home) ([]doct
 		return nil, err
 	}
 	defer nc.Close()
-	replies, err := claims.Ping(ctx, nc, "VARZ", struct{}{}, sf.gather)
-	if err != nil {
-		return nil, err
-	}
-	var out []doctor.SourcedVarz
-	for _, r := range replies {
-		var v doctor.Varz
-		if r.Error != nil || json.Unmarshal(r.Data, &v) != nil {
-			return out, fmt.Errorf("server %s did not answer VARZ", r.Label())
-		}
-		out = append(out, doctor.SourcedVarz{Source: r.Server.ID, Varz: &v})
-	}
-	return out, nil
+	return doctor.VarzOverNATS(ctx, nc, sf.gather)
 }
 
 // shellArg quotes a path for a command line when it needs it.
