@@ -293,3 +293,29 @@ func TestDeleteAccountReachesTheNode(t *testing.T) {
 		t.Fatal("a user of the deleted account connected")
 	}
 }
+
+// ReadAudit reads through the core with a home, the store's own log
+// without one, and refuses without either.
+func TestReadAudit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := manage.Config{Home: filepath.Join(dir, "home"), Store: "sqlite://" + filepath.Join(dir, "accounts.db")}
+	m, _, err := manage.Init(ctx, cfg, "Op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	withHome, err := manage.ReadAudit(ctx, cfg, audit.Query{})
+	if err != nil || len(withHome) == 0 {
+		t.Fatalf("with the home: %v %v", err, withHome)
+	}
+	cfg.Home = filepath.Join(dir, "nohome")
+	storeOnly, err := manage.ReadAudit(ctx, cfg, audit.Query{})
+	if err != nil || len(storeOnly) != len(withHome) {
+		t.Errorf("the store's log without a home: %v, %d entries, want %d", err, len(storeOnly), len(withHome))
+	}
+	cfg.Store = ""
+	if _, err := manage.ReadAudit(ctx, cfg, audit.Query{}); !errors.Is(err, authority.ErrNoHome) {
+		t.Errorf("neither home nor store: %v", err)
+	}
+}
