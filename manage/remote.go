@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -180,11 +181,54 @@ type Answer struct {
 	Message  string `json:"message"`
 }
 
+// String renders the answer for people, on one line, e.g.
+// "push A nats://127.0.0.1:4222: server n1 (NABC...): ok".
+func (a Answer) String() string {
+	var b strings.Builder
+	b.WriteString(a.Op)
+	if a.Account != "" {
+		b.WriteString(" " + a.Account)
+	}
+	b.WriteString(" " + a.Target + ": ")
+	if a.Server != "" {
+		b.WriteString("server " + a.Server)
+		if a.ServerID != "" && a.ServerID != a.Server {
+			b.WriteString(" (" + a.ServerID + ")")
+		}
+		b.WriteString(": ")
+	}
+	if a.OK {
+		b.WriteString("ok")
+	} else {
+		b.WriteString("FAILED")
+	}
+	if a.Code != 0 {
+		fmt.Fprintf(&b, " (%d)", a.Code)
+	}
+	if a.Message != "" {
+		b.WriteString(": " + a.Message)
+	}
+	return b.String()
+}
+
 // Report collects the answers of a push or pull; OnAnswer, when set, sees
 // each as it comes.
 type Report struct {
 	Answers  []Answer
 	OnAnswer func(Answer)
+}
+
+// MarshalJSON encodes the report as {"ok": no failures, "results":
+// [every answer]}: what push and pull print with --json.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	res := r.Answers
+	if res == nil {
+		res = []Answer{}
+	}
+	return json.Marshal(struct {
+		OK      bool     `json:"ok"`
+		Results []Answer `json:"results"`
+	}{r.Failures() == 0, res})
 }
 
 func (r *Report) add(a Answer) {
