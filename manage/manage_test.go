@@ -262,6 +262,39 @@ func TestEnsureWalkthroughIsIdempotent(t *testing.T) {
 	}
 }
 
+// The walkthrough's responder answers alice's requests on orders.status
+// in a node served from the walkthrough's home.
+func TestWalkthroughResponder(t *testing.T) {
+	cfg := manage.Config{Home: filepath.Join(t.TempDir(), "home")}
+	m, _, err := manage.EnsureWalkthrough(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	n := serve(t, cfg.Home, "")
+	creds := func(u string) string { return m.Home().CredsPath(manage.WalkthroughAccount, u) }
+	if _, err := manage.StartWalkthroughResponder(n.ClientURL(), creds("nobody")); err == nil {
+		t.Fatal("started without creds")
+	}
+	stop, err := manage.StartWalkthroughResponder(n.ClientURL(), creds("responder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	nc, err := nats.Connect(n.ClientURL(), nats.UserCredentials(creds("alice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request("orders.status", []byte("123"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msg.Data) != "order 123: shipped" {
+		t.Errorf("answer %q", msg.Data)
+	}
+}
+
 // Deleting an account removes it from every store a server of the home
 // reads, and the node disables it.
 func TestDeleteAccountReachesTheNode(t *testing.T) {
