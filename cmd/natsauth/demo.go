@@ -14,6 +14,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
+	"github.com/natsauth/natsauth/store"
 )
 
 func init() { register("", newDemoCmd) }
@@ -88,7 +89,7 @@ func printDemo(w io.Writer, h *authority.Home, made []string, n *node.Node) {
 	if addr := n.Server().MonitorAddr(); addr != nil {
 		fmt.Fprintf(w, ", monitoring on http://%s", addr)
 	}
-	fmt.Fprintf(w, ", JetStream on, store %s\n\nUsers of %s (creds files, 0600):\n", redactURL(n.StoreURL()), demoAccount)
+	fmt.Fprintf(w, ", JetStream on, store %s\n\nUsers of %s (creds files, 0600):\n", store.Redact(n.StoreURL()), demoAccount)
 	for _, u := range manage.WalkthroughUsers() {
 		fmt.Fprintf(w, "  %-10s %s\n             %s\n", u.Name, u.About, h.CredsPath(demoAccount, u.Name))
 	}

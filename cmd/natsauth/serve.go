@@ -8,6 +8,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/sighup"
 	"github.com/natsauth/natsauth/node"
+	"github.com/natsauth/natsauth/store"
 )
 
 func init() { register("", newServeCmd) }
@@ -129,7 +130,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		}
 		defer stop()
 	}
-	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
+	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), store.Redact(n.StoreURL()))
 	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
 }
 
