@@ -87,3 +87,48 @@ func TestVarzOverNATSAndFetchMonitors(t *testing.T) {
 		t.Errorf("monitor errors: %v", errs)
 	}
 }
+
+// Run checks the home, its stores and its servers in order, and lists
+// what it could not check in that order too.
+func TestRun(t *testing.T) {
+	h := initHome(t)
+	if _, err := h.AddAccount("A", authority.AccountEdit{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var calls []string
+	run := Run{
+		Stores: func(context.Context) ([]Store, error) {
+			calls = append(calls, "stores")
+			st := store.Wrap(mem.New(), store.Options{Policy: h.Policy()})
+			t.Cleanup(func() { st.Close() })
+			return []Store{{URL: "mem://", Store: st}}, nil
+		},
+		Servers: func(context.Context) ([]SourcedVarz, error) {
+			calls = append(calls, "servers")
+			return []SourcedVarz{{Source: "NSRV", Varz: &Varz{ID: "NSRV", Host: "0.0.0.0"}}}, errors.New("server n2 did not answer VARZ")
+		},
+		Monitors: []string{"http://127.0.0.1:1"},
+	}
+	rep, incomplete, err := run.Check(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(calls, ",") != "stores,servers" {
+		t.Errorf("calls %v", calls)
+	}
+	checks := map[string]bool{}
+	for _, f := range rep.Findings {
+		checks[f.Check] = true
+	}
+	if !checks[CheckStoreMissing] || !checks[CheckServerTLS] || len(rep.Servers) != 1 || rep.Summary["high"] == 0 {
+		t.Errorf("report: servers %v, summary %v, checks %v", rep.Servers, rep.Summary, checks)
+	}
+	if len(incomplete) != 2 || !strings.Contains(incomplete[0].Error(), "n2") || !strings.Contains(incomplete[1].Error(), "127.0.0.1:1") {
+		t.Errorf("incomplete: %v", incomplete)
+	}
+	run.Stores = func(context.Context) ([]Store, error) { return nil, errors.New("store down") }
+	if _, incomplete, _ := run.Check(ctx, h); len(incomplete) != 3 || incomplete[0].Error() != "store down" {
+		t.Errorf("a store that cannot be opened: %v", incomplete)
+	}
+}

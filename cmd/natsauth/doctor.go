@@ -11,6 +11,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/doctor"
 	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("", newDoctorCmd) }
@@ -62,31 +63,28 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if a.homeFlag != "" {
 				command += " --home " + shellArg(h.Dir())
 			}
-			rep := doctor.Report{Home: h.Dir()}
-			if fix {
-				if rep.Fixed, err = doctor.FixPermissions(h); err != nil {
-					return err
+			var m *manage.Manager // the stores' manager, open until the report is written
+			defer func() {
+				if m != nil {
+					m.Close()
 				}
+			}()
+			run := doctor.Run{Options: doctor.Options{Now: func() time.Time { return now }, ExpiryWindow: at.Sub(now), Command: command},
+				FixPermissions: fix, Monitors: splitList(monitors),
+				Stores: func(ctx context.Context) (st []doctor.Store, err error) {
+					m, st, err = a.doctorStores(ctx)
+					return st, err
+				}}
+			if sf.server != "" {
+				run.Servers = func(ctx context.Context) ([]doctor.SourcedVarz, error) { return doctorViaNATS(ctx, &sf, h) }
 			}
-			rep.Findings, err = doctor.CheckHome(h, doctor.Options{Now: func() time.Time { return now },
-				ExpiryWindow: at.Sub(now), Command: command})
+			rep, incomplete, err := run.Check(ctx, h)
 			if err != nil {
 				return err
 			}
-			p.AddErr(a.doctorStores(ctx, &rep, h, doctor.Options{Now: func() time.Time { return now }, Command: command}))
-			var varzs []doctor.SourcedVarz
-			if sf.server != "" {
-				vs, err := doctorViaNATS(ctx, &sf, h)
+			for _, err := range incomplete {
 				p.AddErr(err)
-				varzs = append(varzs, vs...)
 			}
-			vs, errs := doctor.FetchMonitors(ctx, splitList(monitors))
-			for _, err := range errs {
-				p.Add("%v", err)
-			}
-			varzs = append(varzs, vs...)
-			rep.AddServers(varzs, command)
-			rep.Finish()
 			if asJSON {
 				if err := writeJSON(a.out, rep); err != nil {
 					return err
@@ -113,24 +111,19 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 	return cmd
 }
 
-// doctorStores compares the home with every store its servers read.
-func (a *app) doctorStores(ctx context.Context, rep *doctor.Report, h *authority.Home, o doctor.Options) error {
+// doctorStores opens the stores the home's servers read, through the
+// core; the caller closes the manager (nil on an error opening it).
+func (a *app) doctorStores(ctx context.Context) (*manage.Manager, []doctor.Store, error) {
 	m, err := a.manager()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer m.Close()
 	serving, err := m.ServingStores(ctx)
-	if err != nil {
-		return err
-	}
 	stores := make([]doctor.Store, len(serving))
 	for i, s := range serving {
 		stores[i] = doctor.Store{URL: s.URL, Store: s.Store}
 	}
-	fs, err := doctor.CheckStores(ctx, h, stores, o)
-	rep.Findings = append(rep.Findings, fs...)
-	return err
+	return m, stores, err
 }
 
 // doctorViaNATS asks every server for its varz over the system account.
