@@ -23,6 +23,13 @@ type Admin struct {
 	Access  *access.Access
 }
 
+// OpenAdmin opens the console users kept with m's primary store (see
+// access.Open); the caller closes Admin.Access.
+func OpenAdmin(ctx context.Context, m *manage.Manager) (Admin, error) {
+	acc, err := access.Open(ctx, m.Home().Dir(), m.StoreURL(), access.Options{})
+	return Admin{Manager: m, Access: acc}, err
+}
+
 // AddUser adds a console user; note, when given, is added to the audit
 // record (e.g. "(--init-admin)").
 func (a Admin) AddUser(ctx context.Context, name string, role access.Role, account, password, note string) (*access.User, error) {

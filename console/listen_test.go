@@ -79,6 +79,14 @@ func TestListen(t *testing.T) {
 func TestAdmin(t *testing.T) {
 	e := newEnv(t)
 	ctx := audit.WithActor(context.Background(), audit.Actor{Via: audit.ViaCLI, Command: "test"})
+	opened, err := console.OpenAdmin(ctx, e.m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opened.Access.User(ctx, "admin"); err != nil {
+		t.Errorf("OpenAdmin does not open the manager's console users: %v", err)
+	}
+	opened.Access.Close()
 	ad := console.Admin{Manager: e.m, Access: e.acc}
 	if _, err := ad.AddUser(ctx, "ops", access.OperatorObserver, "", "short", ""); !errors.Is(err, access.ErrInvalid) {
 		t.Fatalf("short password: %v", err)

@@ -60,11 +60,6 @@ natsauth serve, or --server.`,
 	return cmd
 }
 
-// openAccess opens the console users kept with the manager's store.
-func openAccess(ctx context.Context, m *manage.Manager) (*access.Access, error) {
-	return access.Open(ctx, m.Home().Dir(), m.StoreURL(), access.Options{})
-}
-
 func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -74,12 +69,12 @@ func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 		return err
 	}
 	defer m.Close()
-	acc, err := openAccess(ctx, m)
+	ad, err := console.OpenAdmin(ctx, m)
 	if err != nil {
 		return err
 	}
-	defer acc.Close()
-	pw, err := console.Admin{Manager: m, Access: acc}.EnsureAdmin(ctx, f.initAdmin)
+	defer ad.Access.Close()
+	pw, err := ad.EnsureAdmin(ctx, f.initAdmin)
 	if errors.Is(err, console.ErrNoUsers) {
 		return errors.New("there is no console user yet: run natsauth console user add NAME --role operator-admin, " +
 			"or start with --init-admin NAME")
@@ -94,13 +89,13 @@ func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 	if err := remote.Check(); err != nil {
 		return err
 	}
-	l, err := console.Listen(ctx, console.Config{Manager: m, Access: acc, Connect: m.SystemConnector(remote, "natsauth console"),
+	l, err := console.Listen(ctx, console.Config{Manager: m, Access: ad.Access, Connect: m.SystemConnector(remote, "natsauth console"),
 		Logger: a.logger()}, f.listen, f.tlsCert, f.tlsKey)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	fmt.Fprintf(a.out, "natsauth console on %s (users: %s)\n", l.URL(), acc.Where())
+	fmt.Fprintf(a.out, "natsauth console on %s (users: %s)\n", l.URL(), ad.Access.Where())
 	<-ctx.Done()
 	return nil
 }
@@ -257,12 +252,12 @@ func (a *app) withAccess(ctx context.Context, fn func(console.Admin) error) erro
 		return err
 	}
 	defer m.Close()
-	acc, err := openAccess(ctx, m)
+	ad, err := console.OpenAdmin(ctx, m)
 	if err != nil {
 		return err
 	}
-	defer acc.Close()
-	return fn(console.Admin{Manager: m, Access: acc})
+	defer ad.Access.Close()
+	return fn(ad)
 }
 
 // readOrMakePassword reads one line from in, or makes a password to show.
@@ -299,11 +294,12 @@ func (a *app) serveConsole(ctx context.Context, n *node.Node, f serveFlags) (fun
 	if err != nil {
 		return nil, err
 	}
-	acc, err := openAccess(ctx, m)
+	ad, err := console.OpenAdmin(ctx, m)
 	if err != nil {
 		m.Close()
 		return nil, err
 	}
+	acc := ad.Access
 	users, err := acc.Users(ctx)
 	if err == nil && len(users) == 0 {
 		fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
