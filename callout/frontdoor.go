@@ -45,6 +45,74 @@ func ServeMetrics(addr string, g prometheus.Gatherer, onErr func(error)) (stop f
 	return func() { srv.Close() }
 }
 
+// Standalone is a gateway in a process of its own beside the servers
+// (`natsauth callout`), over a managed home.
+type Standalone struct {
+	// Account is the callout account; empty: the home's only account with
+	// an auth callout (FindAccount).
+	Account   string
+	RulesFile string
+	// UsersURL is the password users' store; empty: the one kept with the
+	// manager's primary store (OpenManagedUsers).
+	UsersURL   string
+	Remote     Remote
+	QueueGroup string
+	Workers    int
+	// MetricsAddr, when set, serves the gateway's metrics there
+	// (ServeMetrics); a listener that fails is reported to OnMetricsError.
+	MetricsAddr    string
+	OnMetricsError func(error)
+	Logger         *slog.Logger
+}
+
+// Start starts the gateway over m's home, with the password users' and
+// issued users' changes in m's audit log. It answers for account until
+// stop is called, which closes the gateway, the metrics listener and the
+// users.
+func (s Standalone) Start(ctx context.Context, m *manage.Manager) (svc *Service, account string, stop func(), err error) {
+	h := m.Home()
+	if account, err = FindAccount(h, s.Account); err != nil {
+		return nil, "", nil, err
+	}
+	users, err := OpenManagedUsers(ctx, m, s.UsersURL)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	closeUsers := func() {
+		if users != nil {
+			users.Close()
+		}
+	}
+	fail := func(err error) (*Service, string, func(), error) {
+		closeUsers()
+		return nil, "", nil, err
+	}
+	log, err := m.AuditLog(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	connect, system, err := s.Remote.Connects(h, account)
+	if err != nil {
+		return fail(err)
+	}
+	reg := prometheus.NewRegistry()
+	svc, err = New(Config{Home: h, Account: account, RulesFile: s.RulesFile, WatchRules: true, Users: users,
+		QueueGroup: s.QueueGroup, Workers: s.Workers, Audit: log, Logger: s.Logger, Registerer: reg,
+		Connect: connect, SystemConnect: system})
+	if err != nil {
+		return fail(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		svc.Close()
+		return fail(err)
+	}
+	stopMetrics := func() {}
+	if s.MetricsAddr != "" {
+		stopMetrics = ServeMetrics(s.MetricsAddr, reg, s.OnMetricsError)
+	}
+	return svc, account, func() { stopMetrics(); svc.Close(); closeUsers() }, nil
+}
+
 // StartInNode starts the gateway for account inside node n, which must have
 // been configured with the account's default sentinel (Sentinel) and
 // started: what `natsauth serve --callout` runs. The password users are

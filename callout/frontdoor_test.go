@@ -131,3 +131,49 @@ func TestStartInNode(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A Standalone gateway beside the node signs a password user in, serves
+// its metrics, and stops.
+func TestStandalone(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	if err := e.users.Add(ctx, "alice", "correct horse", []string{"staff"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := manage.Open(manage.Config{Home: e.home.Dir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, _, _, err := (callout.Standalone{Account: "APP", RulesFile: e.rules}).Start(ctx, m); err == nil {
+		t.Fatal("started for an account without an auth callout")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, account, stop, err := callout.Standalone{RulesFile: e.rules, Remote: callout.Remote{URL: e.node.ClientURL()},
+		MetricsAddr: addr, OnMetricsError: func(err error) { t.Errorf("metrics: %v", err) }}.Start(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if account != "AUTH" {
+		t.Errorf("answers for %q, want the home's only callout account AUTH", account)
+	}
+	nc := e.mustConnect(nats.UserInfo("alice", "correct horse"))
+	if who := whoami(t, nc); who.Account != e.app.Pub {
+		t.Errorf("alice is in account %s, want APP", who.Account)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "natsauth_callout_decisions_total") {
+		t.Errorf("metrics lack the decisions:\n%s", body)
+	}
+}

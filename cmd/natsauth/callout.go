@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/callout"
@@ -87,41 +86,14 @@ func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 		return err
 	}
 	defer m.Close()
-	h := m.Home()
-	account, err := callout.FindAccount(h, f.account)
+	svc, account, stop, err := callout.Standalone{Account: f.account, RulesFile: f.rules, UsersURL: f.users,
+		Remote:     callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA},
+		QueueGroup: f.queue, Workers: f.workers, Logger: a.logger(), MetricsAddr: f.metrics,
+		OnMetricsError: func(err error) { fmt.Fprintf(a.errOut, "natsauth callout: metrics: %v\n", err) }}.Start(ctx, m)
 	if err != nil {
 		return err
 	}
-	users, err := callout.OpenManagedUsers(ctx, m, f.users)
-	if err != nil {
-		return err
-	}
-	if users != nil {
-		defer users.Close()
-	}
-	log, err := m.AuditLog(ctx)
-	if err != nil {
-		return err
-	}
-	connect, system, err := callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA}.Connects(h, account)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	cfg := callout.Config{Home: h, Account: account, RulesFile: f.rules, WatchRules: true, Users: users,
-		QueueGroup: f.queue, Workers: f.workers, Audit: log, Logger: a.logger(), Registerer: reg,
-		Connect: connect, SystemConnect: system}
-	svc, err := callout.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	defer svc.Close()
-	if f.metrics != "" {
-		defer callout.ServeMetrics(f.metrics, reg, func(err error) { fmt.Fprintf(a.errOut, "natsauth callout: metrics: %v\n", err) })()
-	}
+	defer stop()
 	fmt.Fprintf(a.out, "natsauth callout: answering for account %s on %s (queue %s)\n", account, f.natsURL, f.queue)
 	sighup.Until(ctx, func() {
 		if n, err := svc.Reload(); err != nil {
