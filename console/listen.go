@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/node"
 )
 
 // Listener is a console serving HTTP (or HTTPS) on its own listener.
@@ -18,6 +21,7 @@ type Listener struct {
 	addr   string
 	scheme string
 	done   chan struct{}
+	after  func() // run by Close once the console stopped
 }
 
 // Listen builds a console from cfg, starts it (see Server.Start) and
@@ -74,5 +78,33 @@ func (l *Listener) Close() error {
 	defer cancel()
 	_ = l.hs.Shutdown(ctx)
 	<-l.done
-	return l.srv.Close()
+	err := l.srv.Close()
+	if l.after != nil {
+		l.after()
+	}
+	return err
+}
+
+// ListenInNode serves a console for m inside the running node n (`natsauth
+// serve --console`) on addr: the console users kept with m's store, live
+// state from n over the system account (tlsCA verifies n's certificate),
+// HTTPS when certFile and keyFile are given. Close closes the console
+// users too. noUsers says there is no console user yet: nobody can sign
+// in until one is added.
+func ListenInNode(ctx context.Context, m *manage.Manager, n *node.Node, addr, certFile, keyFile, tlsCA string,
+	log *slog.Logger) (l *Listener, noUsers bool, err error) {
+	ad, err := OpenAdmin(ctx, m)
+	if err != nil {
+		return nil, false, err
+	}
+	users, err := ad.Access.Users(ctx)
+	noUsers = err == nil && len(users) == 0
+	connect := m.SystemConnector(manage.Remote{Servers: []string{n.ClientURL()}, TLSCA: tlsCA}, "natsauth console")
+	l, err = Listen(ctx, Config{Manager: m, Access: ad.Access, Connect: connect, Logger: log}, addr, certFile, keyFile)
+	if err != nil {
+		ad.Access.Close()
+		return nil, noUsers, err
+	}
+	l.after = func() { ad.Access.Close() }
+	return l, noUsers, nil
 }

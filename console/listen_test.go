@@ -17,6 +17,7 @@ import (
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/console/access"
 	"github.com/natsauth/natsauth/internal/tlsgen"
+	"github.com/natsauth/natsauth/manage"
 )
 
 // Listen serves the console on its own listener, over HTTPS with a
@@ -144,5 +145,37 @@ func TestAdmin(t *testing.T) {
 	}
 	if u, err := empty.Authenticate(ctx, "root", pw); err != nil || u.Role != access.OperatorAdmin {
 		t.Errorf("first admin: %v %v", u, err)
+	}
+}
+
+// ListenInNode serves the console of the node's home with live state from
+// the node, and says when there is no console user.
+func TestListenInNode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	l, noUsers, err := console.ListenInNode(ctx, e.m, e.node, "127.0.0.1:0", "", "", "", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if noUsers {
+		t.Error("the env's console users were not seen")
+	}
+	resp, err := http.Get(l.URL() + "/api/openapi.json")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET openapi: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh, _, err := manage.Init(ctx, manage.Config{Home: filepath.Join(t.TempDir(), "home")}, "Op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	_, noUsers, err = console.ListenInNode(ctx, fresh, e.node, "256.0.0.1:0", "", "", "", nil)
+	if err == nil || !noUsers {
+		t.Errorf("fresh home on a bad address: noUsers %v, err %v", noUsers, err)
 	}
 }

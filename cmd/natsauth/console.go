@@ -294,28 +294,17 @@ func (a *app) serveConsole(ctx context.Context, n *node.Node, f serveFlags) (fun
 	if err != nil {
 		return nil, err
 	}
-	ad, err := console.OpenAdmin(ctx, m)
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	acc := ad.Access
-	users, err := acc.Users(ctx)
-	if err == nil && len(users) == 0 {
+	l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
+	if noUsers {
 		fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
 	}
-	connect := m.SystemConnector(manage.Remote{Servers: []string{n.ClientURL()}, TLSCA: f.server.TLSCA}, "natsauth console")
-	l, err := console.Listen(ctx, console.Config{Manager: m, Access: acc, Connect: connect, Logger: a.logger()},
-		f.console, f.server.TLSCert, f.server.TLSKey)
 	if err != nil {
-		acc.Close()
 		m.Close()
 		return nil, err
 	}
 	fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
 	return func() {
 		l.Close()
-		acc.Close()
 		m.Close()
 	}, nil
 }
