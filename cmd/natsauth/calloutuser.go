@@ -140,15 +140,20 @@ func promptSecret(a *app, r io.Reader, what string) (string, error) {
 	return s, err
 }
 
-// readSecretLine reads the first line of r without its line ending.
-func readSecretLine(r io.Reader) (string, error) {
+// readLine reads the first line of r without its line ending.
+func readLine(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("no password on stdin")
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readSecretLine reads the first line of r, which must hold a secret.
+func readSecretLine(r io.Reader) (string, error) {
+	line, err := readLine(r)
+	if err == nil && line == "" {
+		err = errors.New("no password on stdin")
 	}
-	return line, nil
+	return line, err
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -266,11 +264,11 @@ func readOrMakePassword(in io.Reader, fromStdin bool) (pw string, show bool, err
 		pw, err := access.NewPassword()
 		return pw, true, err
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	line, err := readLine(in)
+	if err != nil {
 		return "", false, fmt.Errorf("read the password: %w", err)
 	}
-	return strings.TrimRight(line, "\r\n"), false, nil
+	return line, false, nil
 }
 
 // consoleFieldErr turns field errors into flag-named problems.
