@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/console/access"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
@@ -201,7 +201,7 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 					}
 					return writeJSON(a.out, us)
 				}
-				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+				tw := describe.NewTable(a.out)
 				fmt.Fprintln(tw, "NAME\tROLE\tACCOUNT\tCREATED")
 				for _, u := range us {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Account, u.Created.Local().Format("2006-01-02 15:04"))

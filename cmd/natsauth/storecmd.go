@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -120,9 +119,7 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 		return err
 	}
 	if f.json {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSON(a.out, sum); err != nil {
 			return err
 		}
 	} else {
