@@ -18,6 +18,9 @@ type ConsoleUserRequest struct {
 	Password string      `json:"password,omitempty" doc:"at least 10 characters"`
 }
 
+// admin makes the console's access changes, audited by the core.
+func (s *Server) admin() Admin { return Admin{Manager: s.m, Access: s.acc} }
+
 func (s *Server) listConsoleUsers(c *call) error {
 	us, err := s.acc.Users(c.ctx)
 	if err != nil {
@@ -51,11 +54,8 @@ func (s *Server) addConsoleUser(c *call) error {
 	if err := s.checkScope(req.Role, req.Account); err != nil {
 		return err
 	}
-	u, err := s.acc.AddUser(c.ctx, req.Name, req.Role, req.Account, req.Password)
+	u, err := s.admin().AddUser(c.ctx, req.Name, req.Role, req.Account, req.Password, "")
 	if err != nil {
-		return err
-	}
-	if err := s.m.RecordAccessChange(c.ctx, manage.ActionAddConsoleUser, u.Label()); err != nil {
 		return err
 	}
 	writeJSON(c.w, http.StatusCreated, viewUser(u))
@@ -119,14 +119,7 @@ func (s *Server) deleteConsoleUser(c *call) error {
 	if name == c.user.Name {
 		return problem(http.StatusConflict, "self", "You cannot delete yourself", "ask another operator admin")
 	}
-	u, err := s.acc.User(c.ctx, name)
-	if err != nil {
-		return err
-	}
-	if err := s.acc.DeleteUser(c.ctx, name); err != nil {
-		return err
-	}
-	if err := s.m.RecordAccessChange(c.ctx, manage.ActionDeleteConsoleUser, u.Label()); err != nil {
+	if _, err := s.admin().DeleteUser(c.ctx, name); err != nil {
 		return err
 	}
 	c.w.WriteHeader(http.StatusNoContent)
@@ -174,12 +167,8 @@ func (s *Server) addToken(c *call) error {
 		}
 		ttl = d
 	}
-	secret, tok, err := s.acc.NewToken(c.ctx, c.user.Name, req.Name, ttl)
+	secret, tok, err := s.admin().NewToken(c.ctx, c.user.Name, req.Name, ttl)
 	if err != nil {
-		return err
-	}
-	if err := s.m.RecordAccessChange(c.ctx, manage.ActionAddAPIToken,
-		fmt.Sprintf("token %s %q of %s", tok.ID, tok.Name, c.user.Name)); err != nil {
 		return err
 	}
 	tok.Hash = ""

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/jsondiff"
+	"github.com/natsauth/natsauth/store"
 )
 
 // accountEntry is the audit entry of a change to an account: the new JWT
@@ -122,6 +124,30 @@ func (m *Manager) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, erro
 		return nil, err
 	}
 	return mergeEntries(entries, byKey), nil
+}
+
+// ReadAudit reads the audit log of cfg's home through the core (Audit)
+// or — when there is no home — the one kept with the store cfg.Store
+// names, so that a store's log can be read where its home is not.
+func ReadAudit(ctx context.Context, cfg Config, q audit.Query) ([]audit.Entry, error) {
+	m, err := Open(cfg)
+	if err == nil {
+		defer m.Close()
+		return m.Audit(ctx, q)
+	}
+	if !errors.Is(err, authority.ErrNoHome) || cfg.Store == "" {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Store, store.Options{Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	log := store.AuditLog(st)
+	if log == nil {
+		return nil, fmt.Errorf("the store %s keeps no audit log and there is no home", store.Redact(cfg.Store))
+	}
+	return log.Read(ctx, q)
 }
 
 // mergeEntries merges two time-sorted lists, dropping duplicates.

@@ -262,6 +262,39 @@ func TestEnsureWalkthroughIsIdempotent(t *testing.T) {
 	}
 }
 
+// The walkthrough's responder answers alice's requests on orders.status
+// in a node served from the walkthrough's home.
+func TestWalkthroughResponder(t *testing.T) {
+	cfg := manage.Config{Home: filepath.Join(t.TempDir(), "home")}
+	m, _, err := manage.EnsureWalkthrough(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	n := serve(t, cfg.Home, "")
+	creds := func(u string) string { return m.Home().CredsPath(manage.WalkthroughAccount, u) }
+	if _, err := manage.StartWalkthroughResponder(n.ClientURL(), creds("nobody")); err == nil {
+		t.Fatal("started without creds")
+	}
+	stop, err := manage.StartWalkthroughResponder(n.ClientURL(), creds("responder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	nc, err := nats.Connect(n.ClientURL(), nats.UserCredentials(creds("alice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request("orders.status", []byte("123"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msg.Data) != "order 123: shipped" {
+		t.Errorf("answer %q", msg.Data)
+	}
+}
+
 // Deleting an account removes it from every store a server of the home
 // reads, and the node disables it.
 func TestDeleteAccountReachesTheNode(t *testing.T) {
@@ -291,5 +324,31 @@ func TestDeleteAccountReachesTheNode(t *testing.T) {
 	if nc, err := nats.Connect(n.ClientURL(), nats.UserCredentials(creds), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("a user of the deleted account connected")
+	}
+}
+
+// ReadAudit reads through the core with a home, the store's own log
+// without one, and refuses without either.
+func TestReadAudit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := manage.Config{Home: filepath.Join(dir, "home"), Store: "sqlite://" + filepath.Join(dir, "accounts.db")}
+	m, _, err := manage.Init(ctx, cfg, "Op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	withHome, err := manage.ReadAudit(ctx, cfg, audit.Query{})
+	if err != nil || len(withHome) == 0 {
+		t.Fatalf("with the home: %v %v", err, withHome)
+	}
+	cfg.Home = filepath.Join(dir, "nohome")
+	storeOnly, err := manage.ReadAudit(ctx, cfg, audit.Query{})
+	if err != nil || len(storeOnly) != len(withHome) {
+		t.Errorf("the store's log without a home: %v, %d entries, want %d", err, len(storeOnly), len(withHome))
+	}
+	cfg.Store = ""
+	if _, err := manage.ReadAudit(ctx, cfg, audit.Query{}); !errors.Is(err, authority.ErrNoHome) {
+		t.Errorf("neither home nor store: %v", err)
 	}
 }

@@ -1,8 +1,10 @@
 package manage
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/claims"
+	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -79,6 +82,40 @@ func (r Remote) orDefault(h *authority.Home, verb string) (Remote, error) {
 // r.Creds, else the home's system user.
 func (m *Manager) Connect(r Remote, url, name string) (*nats.Conn, error) {
 	return ConnectSystem(m.home, r, url, name)
+}
+
+// SystemConnector returns a function that connects as a system-account
+// user (r.Creds, else the home's system user) to the first of r.Servers
+// that accepts — or, when r names none, of the home's running natsauth
+// serve (their client URLs in the registry, read at each call). A front
+// door that shows live state (the console) dials with it.
+func (m *Manager) SystemConnector(r Remote, name string) func(context.Context) (*nats.Conn, error) {
+	return func(context.Context) (*nats.Conn, error) {
+		urls := r.Servers
+		if len(urls) == 0 {
+			srvs, err := serving.List(m.home.Dir())
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range srvs {
+				if s.ClientURL != "" {
+					urls = append(urls, s.ClientURL)
+				}
+			}
+		}
+		if len(urls) == 0 {
+			return nil, errors.New("no running natsauth serve of this home and no --server")
+		}
+		var errs []error
+		for _, u := range urls {
+			nc, err := ConnectSystem(m.home, r, u, name)
+			if err == nil {
+				return nc, nil
+			}
+			errs = append(errs, err)
+		}
+		return nil, errors.Join(errs...)
+	}
 }
 
 // ConnectSystem connects to url as a system-account user: r.Creds, else
@@ -144,11 +181,54 @@ type Answer struct {
 	Message  string `json:"message"`
 }
 
+// String renders the answer for people, on one line, e.g.
+// "push A nats://127.0.0.1:4222: server n1 (NABC...): ok".
+func (a Answer) String() string {
+	var b strings.Builder
+	b.WriteString(a.Op)
+	if a.Account != "" {
+		b.WriteString(" " + a.Account)
+	}
+	b.WriteString(" " + a.Target + ": ")
+	if a.Server != "" {
+		b.WriteString("server " + a.Server)
+		if a.ServerID != "" && a.ServerID != a.Server {
+			b.WriteString(" (" + a.ServerID + ")")
+		}
+		b.WriteString(": ")
+	}
+	if a.OK {
+		b.WriteString("ok")
+	} else {
+		b.WriteString("FAILED")
+	}
+	if a.Code != 0 {
+		fmt.Fprintf(&b, " (%d)", a.Code)
+	}
+	if a.Message != "" {
+		b.WriteString(": " + a.Message)
+	}
+	return b.String()
+}
+
 // Report collects the answers of a push or pull; OnAnswer, when set, sees
 // each as it comes.
 type Report struct {
 	Answers  []Answer
 	OnAnswer func(Answer)
+}
+
+// MarshalJSON encodes the report as {"ok": no failures, "results":
+// [every answer]}: what push and pull print with --json.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	res := r.Answers
+	if res == nil {
+		res = []Answer{}
+	}
+	return json.Marshal(struct {
+		OK      bool     `json:"ok"`
+		Results []Answer `json:"results"`
+	}{r.Failures() == 0, res})
 }
 
 func (r *Report) add(a Answer) {

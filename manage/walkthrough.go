@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsauth/natsauth/authority"
 )
 
@@ -85,4 +87,23 @@ func EnsureWalkthrough(ctx context.Context, cfg Config) (*Manager, []string, err
 		}
 	}
 	return m, made, nil
+}
+
+// StartWalkthroughResponder answers requests on orders.status as the
+// walkthrough's request-reply server does ("order <id>: shipped"),
+// connected to url with the creds of the walkthrough's responder user,
+// until the returned function is called.
+func StartWalkthroughResponder(url, creds string) (stop func(), err error) {
+	nc, err := nats.Connect(url, nats.UserCredentials(creds), nats.Name("natsauth-demo-responder"))
+	if err != nil {
+		return nil, fmt.Errorf("demo responder: %w", err)
+	}
+	_, err = nc.Subscribe("orders.status", func(m *nats.Msg) {
+		_ = m.Respond([]byte(fmt.Sprintf("order %s: shipped", m.Data)))
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("demo responder: %w", err)
+	}
+	return nc.Close, nc.Flush()
 }

@@ -53,6 +53,22 @@ func Schemes() []string {
 	return out
 }
 
+// CheckURL reports, without opening it, a store URL that is no URL or
+// whose scheme no registered backend knows.
+func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("%q is not a store URL (e.g. sqlite:///path/accounts.db, postgres://host/db)", Redact(rawURL))
+	}
+	regMu.RLock()
+	_, ok := registry[strings.ToLower(u.Scheme)]
+	regMu.RUnlock()
+	if !ok {
+		return fmt.Errorf("%s: unknown scheme %q (known: %s)", Redact(rawURL), u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	return nil
+}
+
 // Open opens the store named by rawURL, e.g. "sqlite:///var/lib/natsauth/accounts.db".
 func Open(ctx context.Context, rawURL string, opts Options) (Store, error) {
 	u, err := url.Parse(rawURL)

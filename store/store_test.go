@@ -75,6 +75,24 @@ func TestStrings(t *testing.T) {
 	}
 }
 
+func TestCheckURL(t *testing.T) {
+	if err := store.CheckURL("MEM://"); err != nil {
+		t.Errorf("mem: %v", err)
+	}
+	for in, want := range map[string]string{
+		"nope://x":                 `nope://x: unknown scheme "nope" (known: `,
+		"/var/lib/accounts.db":     `"/var/lib/accounts.db" is not a store URL`,
+		"::":                       `"<unparseable url>" is not a store URL`,
+		"nope://u:secret@h/db":     "nope://u:xxxxx@h/db",
+		"postgres%://u:secret@h/d": "is not a store URL",
+	} {
+		err := store.CheckURL(in)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("CheckURL(%q) = %v, want %q", in, err, want)
+		}
+	}
+}
+
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	_, err := store.Open(ctx, "nope://x", store.Options{})

@@ -69,16 +69,18 @@ $SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`
 	return cmd
 }
 
-// accountServerTrust returns the operator JWT and policy: from --operator,
-// or from the home.
-func (a *app) accountServerTrust(f accountServerFlags) (string, *trust.Policy, *authority.Home, error) {
-	if f.operatorFile != "" {
-		tok, p, err := trust.LoadOperator(f.operatorFile)
+// operatorTrust returns the operator JWT and trust policy from --operator
+// (a JWT or a file holding one) or, by default, from the home, which it
+// returns too; form says what --operator takes, for the error without a
+// home.
+func (a *app) operatorTrust(operator, form string) (string, *trust.Policy, *authority.Home, error) {
+	if operator != "" {
+		tok, p, err := trust.LoadOperator(operator)
 		return tok, p, nil, err
 	}
 	h, err := a.openHome()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("%w (or pass --operator FILE)", err)
+		return "", nil, nil, fmt.Errorf("%w (or pass --operator %s)", err, form)
 	}
 	return h.OperatorJWT(), h.Policy(), h, nil
 }
@@ -94,7 +96,7 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	if f.creds != "" && f.natsURL == "" {
 		return errors.New("account-server: --creds needs --nats")
 	}
-	opJWT, policy, home, err := a.accountServerTrust(f)
+	opJWT, policy, home, err := a.operatorTrust(f.operatorFile, "FILE")
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
 	}

@@ -3,18 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/audit"
-	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("", newAuditCmd) }
@@ -63,7 +59,7 @@ server over HTTP) has the home's audit.log.`,
 func (a *app) showAudit(ctx context.Context, f auditFlags) error {
 	q := audit.Query{Account: f.account}
 	if f.since != "" {
-		t, err := parseSince(f.since, time.Now())
+		t, err := units.ParseSince(f.since, time.Now())
 		if err != nil {
 			return fmt.Errorf("--since %q: %w", f.since, err)
 		}
@@ -92,51 +88,9 @@ func (a *app) showAudit(ctx context.Context, f auditFlags) error {
 // readAudit reads the audit log through the core, or — without a home —
 // the one kept with the store named by --store.
 func (a *app) readAudit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
-	m, err := a.manager()
-	if err == nil {
-		defer m.Close()
-		return m.Audit(ctx, q)
-	}
-	if !errors.Is(err, authority.ErrNoHome) || a.explicitStoreURL() == "" {
-		return nil, err
-	}
-	st, err := store.Open(ctx, a.explicitStoreURL(), store.Options{Logger: a.quietLogger()})
+	cfg, err := a.managerConfig()
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	log := store.AuditLog(st)
-	if log == nil {
-		return nil, fmt.Errorf("the store %s keeps no audit log and there is no home", store.Redact(a.explicitStoreURL()))
-	}
-	return log.Read(ctx, q)
-}
-
-var sinceRe = regexp.MustCompile(`^(\d+)([smhdw])$`)
-
-// maxSince is how far back --since may reach.
-const maxSince = 100 * 365 * 24 * time.Hour
-
-// parseSince reads --since: a duration back from now (30m, 24h, 7d, 2w,
-// or any Go duration), a date (yyyy-mm-dd, local time) or RFC 3339.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if m := sinceRe.FindStringSubmatch(s); m != nil {
-		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
-		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || n > int64(maxSince/unit) {
-			return time.Time{}, errors.New("too far back (100 years at most)")
-		}
-		return now.Add(-time.Duration(n) * unit), nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, errors.New("want a duration back from now (24h, 7d), yyyy-mm-dd or RFC 3339")
+	return manage.ReadAudit(ctx, cfg, q)
 }

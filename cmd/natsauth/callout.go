@@ -1,28 +1,18 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/callout/userdb"
-	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/internal/sighup"
 	"github.com/natsauth/natsauth/node"
-	"github.com/natsauth/natsauth/serving"
-	"github.com/natsauth/natsauth/store"
 )
 
 func init() { register("", newCalloutCmd) }
@@ -69,99 +59,50 @@ stay. Clients without creds reach the callout through the server's default_senti
 
 // openUsers opens the password users: --users, or the store's; their
 // changes go to the core's audit log. The returned func closes both.
-func (a *app) openUsers(ctx context.Context, h *authority.Home, flag string) (*userdb.DB, func(), error) {
-	cfg, err := a.managerConfig()
+func (a *app) openUsers(ctx context.Context, flag string) (*userdb.DB, func(), error) {
+	m, err := a.manager()
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := manage.Open(cfg)
+	db, err := callout.OpenManagedUsers(ctx, m, flag)
 	if err != nil {
+		m.Close()
 		return nil, nil, err
 	}
-	log, err := m.AuditLog(ctx)
-	if err == nil {
-		def, _ := serving.PickStore(cfg.Store, "", h.Dir())
-		var db *userdb.DB
-		if db, err = callout.OpenUsers(ctx, cmp.Or(flag, def), flag != "", log); err == nil {
-			return db, func() {
-				if db != nil {
-					db.Close()
-				}
-				m.Close()
-			}, nil
+	return db, func() {
+		if db != nil {
+			db.Close()
 		}
-	}
-	m.Close()
-	return nil, nil, err
+		m.Close()
+	}, nil
 }
 
 func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 	if f.rules == "" {
 		return errors.New("callout: give the rules file with --rules FILE")
 	}
-	h, err := a.openHome()
-	if err != nil {
-		return err
-	}
-	account, err := callout.FindAccount(h, f.account)
-	if err != nil {
-		return err
-	}
-	users, closeUsers, err := a.openUsers(ctx, h, f.users)
-	if err != nil {
-		return err
-	}
-	defer closeUsers()
 	m, err := a.manager()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	log, err := m.AuditLog(ctx)
+	svc, account, stop, err := callout.Standalone{Account: f.account, RulesFile: f.rules, UsersURL: f.users,
+		Remote:     callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA},
+		QueueGroup: f.queue, Workers: f.workers, Logger: a.logger(), MetricsAddr: f.metrics,
+		OnMetricsError: func(err error) { fmt.Fprintf(a.errOut, "natsauth callout: metrics: %v\n", err) }}.Start(ctx, m)
 	if err != nil {
 		return err
 	}
-	connect, system, err := callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA}.Connects(h, account)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	cfg := callout.Config{Home: h, Account: account, RulesFile: f.rules, WatchRules: true, Users: users,
-		QueueGroup: f.queue, Workers: f.workers, Audit: log, Logger: a.logger(), Registerer: reg,
-		Connect: connect, SystemConnect: system}
-	svc, err := callout.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	defer svc.Close()
-	if f.metrics != "" {
-		srv := &http.Server{Addr: f.metrics, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				fmt.Fprintf(a.errOut, "natsauth callout: metrics: %v\n", err)
-			}
-		}()
-		defer srv.Close()
-	}
+	defer stop()
 	fmt.Fprintf(a.out, "natsauth callout: answering for account %s on %s (queue %s)\n", account, f.natsURL, f.queue)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-hup:
-			if n, err := svc.Reload(); err != nil {
-				fmt.Fprintf(a.errOut, "natsauth callout: reload: %v\n", err)
-			} else {
-				fmt.Fprintf(a.out, "natsauth callout: rules reloaded (%d connections ended)\n", n)
-			}
+	sighup.Until(ctx, func() {
+		if n, err := svc.Reload(); err != nil {
+			fmt.Fprintf(a.errOut, "natsauth callout: reload: %v\n", err)
+		} else {
+			fmt.Fprintf(a.out, "natsauth callout: rules reloaded (%d connections ended)\n", n)
 		}
-	}
+	})
+	return nil
 }
 
 func newCalloutCheckCmd(a *app) *cobra.Command {
@@ -198,9 +139,9 @@ func newCalloutCheckCmd(a *app) *cobra.Command {
 			}
 			var db *userdb.DB
 			if in.Username != "" {
-				if h, err := a.openHome(); err == nil {
+				if _, err := a.openHome(); err == nil {
 					var closeDB func()
-					if db, closeDB, err = a.openUsers(cmd.Context(), h, users); err != nil {
+					if db, closeDB, err = a.openUsers(cmd.Context(), users); err != nil {
 						return err
 					}
 					defer closeDB()
@@ -310,20 +251,8 @@ func (c serveCallout) start(ctx context.Context, a *app, n *node.Node, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	auditLog := store.AuditLog(n.Store())
-	users, err := callout.OpenUsers(ctx, cmp.Or(c.users, n.StoreURL()), c.users != "", auditLog)
+	svc, stop, err := callout.StartInNode(ctx, n, h, c.account, c.rules, c.users, log.With("component", "callout"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("serve --callout: password users: %w", err)
-	}
-	closeUsers := func() {
-		if users != nil {
-			users.Close()
-		}
-	}
-	svc, err := callout.StartEmbedded(ctx, n, h, callout.Embedded{Account: c.account, RulesFile: c.rules, Users: users,
-		Audit: auditLog, Logger: log.With("component", "callout"), Registry: n.Metrics().Registry()})
-	if err != nil {
-		closeUsers()
 		return nil, nil, fmt.Errorf("serve --callout: %w", err)
 	}
 	fmt.Fprintf(a.out, "identity gateway for account %s running in this node (rules %s)\n", c.account, c.rules)
@@ -332,5 +261,5 @@ func (c serveCallout) start(ctx context.Context, a *app, n *node.Node, log *slog
 			log.Error("callout: reload rules", "err", err)
 		}
 	}
-	return reload, func() { svc.Close(); closeUsers() }, nil
+	return reload, stop, nil
 }

@@ -27,20 +27,17 @@ connections of a user that is disabled or whose password changes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&usersURL, "users", "", "password user database URL (default: the store)")
-	open := func(cmd *cobra.Command) (*userdb.DB, func(), error) {
-		h, err := a.openHome()
+	// withUsers runs fn on the password users for one command.
+	withUsers := func(cmd *cobra.Command, fn func(*userdb.DB) error) error {
+		db, closeDB, err := a.openUsers(cmd.Context(), usersURL)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		db, closeDB, err := a.openUsers(cmd.Context(), h, usersURL)
-		if err != nil {
-			return nil, nil, err
-		}
+		defer closeDB()
 		if db == nil {
-			closeDB()
-			return nil, nil, fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
+			return fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
 		}
-		return db, closeDB, nil
+		return fn(db)
 	}
 
 	var groups []string
@@ -54,16 +51,13 @@ connections of a user that is disabled or whose password changes.`,
 			if err != nil {
 				return err
 			}
-			db, closeDB, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			if err := db.Add(cmd.Context(), args[0], pw, splitList(groups)); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "added password user %s (groups: %s) to %s\n", args[0], strings.Join(splitList(groups), ","), db.Where())
-			return nil
+			return withUsers(cmd, func(db *userdb.DB) error {
+				if err := db.Add(cmd.Context(), args[0], pw, splitList(groups)); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "added password user %s (groups: %s) to %s\n", args[0], strings.Join(splitList(groups), ","), db.Where())
+				return nil
+			})
 		},
 	}
 	add.Flags().StringArrayVar(&groups, "group", nil, "groups of the user, for rules and templates (comma-separated or repeated)")
@@ -77,16 +71,13 @@ connections of a user that is disabled or whose password changes.`,
 			if err != nil {
 				return err
 			}
-			db, closeDB, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			if err := db.SetPassword(cmd.Context(), args[0], pw); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "set the password of %s\n", args[0])
-			return nil
+			return withUsers(cmd, func(db *userdb.DB) error {
+				if err := db.SetPassword(cmd.Context(), args[0], pw); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "set the password of %s\n", args[0])
+				return nil
+			})
 		},
 	}
 	setDisabled := func(use, short string, disabled bool) *cobra.Command {
@@ -95,16 +86,13 @@ connections of a user that is disabled or whose password changes.`,
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				db, closeDB, err := open(cmd)
-				if err != nil {
-					return err
-				}
-				defer closeDB()
-				if err := db.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.out, "%sd password user %s\n", use, args[0])
-				return nil
+				return withUsers(cmd, func(db *userdb.DB) error {
+					if err := db.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.out, "%sd password user %s\n", use, args[0])
+					return nil
+				})
 			},
 		}
 	}
@@ -114,28 +102,25 @@ connections of a user that is disabled or whose password changes.`,
 		Short: "List the password users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, closeDB, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			users, err := db.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(a.out, users)
-			}
-			tw := describe.NewTable(a.out)
-			fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
-			for _, u := range users {
-				state := "enabled"
-				if u.Disabled {
-					state = "disabled"
+			return withUsers(cmd, func(db *userdb.DB) error {
+				users, err := db.List(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
+				if asJSON {
+					return writeJSON(a.out, users)
+				}
+				tw := describe.NewTable(a.out)
+				fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
+				for _, u := range users {
+					state := "enabled"
+					if u.Disabled {
+						state = "disabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -155,15 +140,20 @@ func promptSecret(a *app, r io.Reader, what string) (string, error) {
 	return s, err
 }
 
-// readSecretLine reads the first line of r without its line ending.
-func readSecretLine(r io.Reader) (string, error) {
+// readLine reads the first line of r without its line ending.
+func readLine(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("no password on stdin")
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readSecretLine reads the first line of r, which must hold a secret.
+func readSecretLine(r io.Reader) (string, error) {
+	line, err := readLine(r)
+	if err == nil && line == "" {
+		err = errors.New("no password on stdin")
 	}
-	return line, nil
+	return line, err
 }

@@ -1,31 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/console/access"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
-	"github.com/natsauth/natsauth/serving"
 )
 
 func init() { register("", newConsoleCmd) }
@@ -69,11 +58,6 @@ natsauth serve, or --server.`,
 	return cmd
 }
 
-// openAccess opens the console users kept with the manager's store.
-func openAccess(ctx context.Context, m *manage.Manager) (*access.Access, error) {
-	return access.Open(ctx, m.Home().Dir(), m.StoreURL(), access.Options{})
-}
-
 func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -83,135 +67,35 @@ func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 		return err
 	}
 	defer m.Close()
-	acc, err := openAccess(ctx, m)
+	ad, err := console.OpenAdmin(ctx, m)
 	if err != nil {
 		return err
 	}
-	defer acc.Close()
-	if err := a.ensureAdmin(ctx, m, acc, f.initAdmin); err != nil {
+	defer ad.Access.Close()
+	pw, err := ad.EnsureAdmin(ctx, f.initAdmin)
+	if errors.Is(err, console.ErrNoUsers) {
+		return errors.New("there is no console user yet: run natsauth console user add NAME --role operator-admin, " +
+			"or start with --init-admin NAME")
+	}
+	if err != nil {
 		return err
+	}
+	if pw != "" {
+		fmt.Fprintf(a.out, "made console user %s (operator-admin); its password, shown only now: %s\n", f.initAdmin, pw)
 	}
 	remote := manage.Remote{Servers: f.servers, Creds: f.creds}
 	if err := remote.Check(); err != nil {
 		return err
 	}
-	connect := func(ctx context.Context) (*nats.Conn, error) {
-		urls := f.servers
-		if len(urls) == 0 {
-			srvs, err := serving.List(m.Home().Dir())
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range srvs {
-				if s.ClientURL != "" {
-					urls = append(urls, s.ClientURL)
-				}
-			}
-		}
-		if len(urls) == 0 {
-			return nil, errors.New("no running natsauth serve of this home and no --server")
-		}
-		var errs []error
-		for _, u := range urls {
-			nc, err := manage.ConnectSystem(m.Home(), remote, u, "natsauth console")
-			if err == nil {
-				return nc, nil
-			}
-			errs = append(errs, err)
-		}
-		return nil, errors.Join(errs...)
-	}
-	stop, addr, err := startConsole(ctx, m, acc, connect, f.listen, f.tlsCert, f.tlsKey, a.logger())
+	l, err := console.Listen(ctx, console.Config{Manager: m, Access: ad.Access, Connect: m.SystemConnector(remote, "natsauth console"),
+		Logger: a.logger()}, f.listen, f.tlsCert, f.tlsKey)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	scheme := "http"
-	if f.tlsCert != "" {
-		scheme = "https"
-	}
-	fmt.Fprintf(a.out, "natsauth console on %s://%s (users: %s)\n", scheme, addr, acc.Where())
+	defer l.Close()
+	fmt.Fprintf(a.out, "natsauth console on %s (users: %s)\n", l.URL(), ad.Access.Where())
 	<-ctx.Done()
 	return nil
-}
-
-// startConsole serves a console on listen until stop is called.
-func startConsole(ctx context.Context, m *manage.Manager, acc *access.Access, connect func(context.Context) (*nats.Conn, error),
-	listen, certFile, keyFile string, log *slog.Logger) (stop func(), addr string, err error) {
-	srv, err := console.New(console.Config{Manager: m, Access: acc, Connect: connect, Secure: certFile != "", Logger: log})
-	if err != nil {
-		return nil, "", err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, "", fmt.Errorf("console: listen on %s: %w", listen, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			ln.Close()
-			return nil, "", fmt.Errorf("console: TLS: %w", err)
-		}
-		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	}
-	if err := srv.Start(ctx); err != nil {
-		ln.Close()
-		return nil, "", err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("console stopped", "error", err)
-		}
-	}()
-	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-done
-		srv.Close()
-	}, ln.Addr().String(), nil
-}
-
-// ensureAdmin refuses to serve without console users, unless --init-admin
-// names the first operator admin to make.
-func (a *app) ensureAdmin(ctx context.Context, m *manage.Manager, acc *access.Access, name string) error {
-	users, err := acc.Users(ctx)
-	if err != nil {
-		return err
-	}
-	if len(users) > 0 {
-		return nil
-	}
-	if name == "" {
-		return errors.New("there is no console user yet: run natsauth console user add NAME --role operator-admin, " +
-			"or start with --init-admin NAME")
-	}
-	pw, err := newPassword()
-	if err != nil {
-		return err
-	}
-	u, err := acc.AddUser(ctx, name, access.OperatorAdmin, "", pw)
-	if err != nil {
-		return err
-	}
-	if err := m.RecordAccessChange(ctx, manage.ActionAddConsoleUser, u.Label()+" (--init-admin)"); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "made console user %s (operator-admin); its password, shown only now: %s\n", name, pw)
-	return nil
-}
-
-func newPassword() (string, error) {
-	b := make([]byte, 15)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 type consoleUserFlags struct {
@@ -233,10 +117,10 @@ func newConsoleUserCmd(a *app) *cobra.Command {
   echo "$PW" | natsauth console user add team-a --role account-admin --account MyAccount --password-stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccess(cmd.Context(), func(m *manage.Manager, acc *access.Access) error {
+			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
 				role := access.Role(add.role)
 				if role.Scoped() && add.account != "" {
-					if _, err := m.Home().Account(add.account); err != nil {
+					if _, err := ad.Manager.Home().Account(add.account); err != nil {
 						return fmt.Errorf("--account: %w", err)
 					}
 				}
@@ -244,12 +128,9 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				u, err := acc.AddUser(cmd.Context(), args[0], role, add.account, pw)
+				u, err := ad.AddUser(cmd.Context(), args[0], role, add.account, pw, "")
 				if err != nil {
 					return consoleFieldErr(err)
-				}
-				if err := m.RecordAccessChange(cmd.Context(), manage.ActionAddConsoleUser, u.Label()); err != nil {
-					return err
 				}
 				fmt.Fprintf(a.out, "added console user %s\n", u.Label())
 				if shown {
@@ -269,16 +150,13 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 		Short: "Set a console user's password (ends its sessions)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccess(cmd.Context(), func(m *manage.Manager, acc *access.Access) error {
+			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
 				pw, shown, err := readOrMakePassword(cmd.InOrStdin(), pf.passwordStdin)
 				if err != nil {
 					return err
 				}
-				if err := acc.SetPassword(cmd.Context(), args[0], pw); err != nil {
+				if err := ad.SetPassword(cmd.Context(), args[0], pw); err != nil {
 					return consoleFieldErr(err)
-				}
-				if err := m.RecordAccessChange(cmd.Context(), manage.ActionEditConsoleUser, args[0]+": password changed"); err != nil {
-					return err
 				}
 				fmt.Fprintf(a.out, "password of %s changed\n", args[0])
 				if shown {
@@ -295,15 +173,9 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 		Short: "Remove a console user with its sessions and API tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccess(cmd.Context(), func(m *manage.Manager, acc *access.Access) error {
-				u, err := acc.User(cmd.Context(), args[0])
+			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
+				u, err := ad.DeleteUser(cmd.Context(), args[0])
 				if err != nil {
-					return err
-				}
-				if err := acc.DeleteUser(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				if err := m.RecordAccessChange(cmd.Context(), manage.ActionDeleteConsoleUser, u.Label()); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.out, "removed console user %s\n", u.Label())
@@ -318,8 +190,8 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 		Short: "List console users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withAccess(cmd.Context(), func(_ *manage.Manager, acc *access.Access) error {
-				us, err := acc.Users(cmd.Context())
+			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
+				us, err := ad.Access.Users(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -327,9 +199,9 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 					for i := range us {
 						us[i].PasswordHash = ""
 					}
-					return writeJSONOut(a.out, us)
+					return writeJSON(a.out, us)
 				}
-				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+				tw := describe.NewTable(a.out)
 				fmt.Fprintln(tw, "NAME\tROLE\tACCOUNT\tCREATED")
 				for _, u := range us {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Account, u.Created.Local().Format("2006-01-02 15:04"))
@@ -354,14 +226,10 @@ func newConsoleTokenCmd(a *app) *cobra.Command {
 		Example: `  natsauth console token add --user admin --name ci --ttl 720h`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withAccess(cmd.Context(), func(m *manage.Manager, acc *access.Access) error {
-				secret, tok, err := acc.NewToken(cmd.Context(), user, name, ttl)
+			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
+				secret, tok, err := ad.NewToken(cmd.Context(), user, name, ttl)
 				if err != nil {
 					return consoleFieldErr(err)
-				}
-				if err := m.RecordAccessChange(cmd.Context(), manage.ActionAddAPIToken,
-					fmt.Sprintf("token %s %q of %s", tok.ID, tok.Name, user)); err != nil {
-					return err
 				}
 				fmt.Fprintf(a.out, "token %s for %s (shown only now; send it as Authorization: Bearer ...):\n%s\n", tok.ID, user, secret)
 				return nil
@@ -376,31 +244,31 @@ func newConsoleTokenCmd(a *app) *cobra.Command {
 }
 
 // withAccess opens the core and the console users for one command.
-func (a *app) withAccess(ctx context.Context, fn func(*manage.Manager, *access.Access) error) error {
+func (a *app) withAccess(ctx context.Context, fn func(console.Admin) error) error {
 	m, err := a.manager()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	acc, err := openAccess(ctx, m)
+	ad, err := console.OpenAdmin(ctx, m)
 	if err != nil {
 		return err
 	}
-	defer acc.Close()
-	return fn(m, acc)
+	defer ad.Access.Close()
+	return fn(ad)
 }
 
 // readOrMakePassword reads one line from in, or makes a password to show.
 func readOrMakePassword(in io.Reader, fromStdin bool) (pw string, show bool, err error) {
 	if !fromStdin {
-		pw, err := newPassword()
+		pw, err := access.NewPassword()
 		return pw, true, err
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	line, err := readLine(in)
+	if err != nil {
 		return "", false, fmt.Errorf("read the password: %w", err)
 	}
-	return strings.TrimRight(line, "\r\n"), false, nil
+	return line, false, nil
 }
 
 // consoleFieldErr turns field errors into flag-named problems.
@@ -409,21 +277,12 @@ func consoleFieldErr(err error) error {
 	if !errors.As(err, &fe) {
 		return err
 	}
-	var parts []string
-	for _, e := range fe {
-		flag := "--" + e.Field
-		if e.Field == "name" {
-			flag = "NAME"
+	return fe.Relabel(func(field string) string {
+		if field == "name" {
+			return "NAME"
 		}
-		parts = append(parts, flag+": "+e.Detail)
-	}
-	return errors.New(strings.Join(parts, "; "))
-}
-
-func writeJSONOut(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+		return "--" + field
+	})
 }
 
 // serveConsole runs the console inside `natsauth serve --console ADDR`:
@@ -433,32 +292,17 @@ func (a *app) serveConsole(ctx context.Context, n *node.Node, f serveFlags) (fun
 	if err != nil {
 		return nil, err
 	}
-	acc, err := openAccess(ctx, m)
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	users, err := acc.Users(ctx)
-	if err == nil && len(users) == 0 {
+	l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
+	if noUsers {
 		fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
 	}
-	connect := func(context.Context) (*nats.Conn, error) {
-		return manage.ConnectSystem(m.Home(), manage.Remote{TLSCA: f.server.TLSCA}, n.ClientURL(), "natsauth console")
-	}
-	stop, addr, err := startConsole(ctx, m, acc, connect, f.console, f.server.TLSCert, f.server.TLSKey, a.logger())
 	if err != nil {
-		acc.Close()
 		m.Close()
 		return nil, err
 	}
-	scheme := "http"
-	if f.server.TLSCert != "" {
-		scheme = "https"
-	}
-	fmt.Fprintf(a.out, "natsauth console on %s://%s\n", scheme, addr)
+	fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
 	return func() {
-		stop()
-		acc.Close()
+		l.Close()
 		m.Close()
 	}, nil
 }

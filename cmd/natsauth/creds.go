@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -40,13 +38,13 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 				return err
 			}
 			if output == "" {
-				if err := restrictStdout(a.out); err != nil {
+				if err := fsx.RestrictRegular(a.out); err != nil {
 					return fmt.Errorf("generate creds: %w", err)
 				}
 				_, err := a.out.Write(creds)
 				return err
 			}
-			if err := writePrivateFile(output, creds); err != nil {
+			if err := fsx.WriteFile(output, creds, 0o600); err != nil {
 				return fmt.Errorf("generate creds: %w", err)
 			}
 			fmt.Fprintf(a.errOut, "wrote creds of %s/%s to %s (mode 0600)\n", acc, user, output)
@@ -57,28 +55,4 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVarP(&user, "name", "n", "", "user name")
 	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write the creds to this file (mode 0600) instead of stdout")
 	return cmd
-}
-
-// restrictStdout makes standard output readable by its owner only when it
-// is a regular file (natsauth generate creds > alice.creds), as -o does.
-func restrictStdout(w io.Writer) error {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("make %s private (0600): %w", f.Name(), err)
-	}
-	return nil
-}
-
-// writePrivateFile replaces path with data, readable by the owner only
-// (fsx.WriteFile: a temporary 0600 file in the same directory renamed over
-// path).
-func writePrivateFile(path string, data []byte) error {
-	return fsx.WriteFile(path, data, 0o600)
 }

@@ -9,12 +9,12 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
+	"github.com/natsauth/natsauth/store"
 )
 
 func init() { register("", newDemoCmd) }
@@ -66,30 +66,13 @@ func (a *app) demo(ctx context.Context, f serveFlags) error {
 	if err := n.Start(ctx); err != nil {
 		return err
 	}
-	stopResponder, err := startDemoResponder(n.ClientURL(), h.CredsPath(demoAccount, "responder"))
+	stopResponder, err := manage.StartWalkthroughResponder(n.ClientURL(), h.CredsPath(demoAccount, "responder"))
 	if err != nil {
 		return err
 	}
 	defer stopResponder()
 	printDemo(a.out, h, made, n)
 	return runUntilSignal(ctx, n, ncfg.Logger.Info)
-}
-
-// startDemoResponder answers requests on orders.status as the walkthrough's
-// request-reply server does.
-func startDemoResponder(url, creds string) (func(), error) {
-	nc, err := nats.Connect(url, nats.UserCredentials(creds), nats.Name("natsauth-demo-responder"))
-	if err != nil {
-		return nil, fmt.Errorf("demo responder: %w", err)
-	}
-	_, err = nc.Subscribe("orders.status", func(m *nats.Msg) {
-		_ = m.Respond([]byte(fmt.Sprintf("order %s: shipped", m.Data)))
-	})
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("demo responder: %w", err)
-	}
-	return nc.Close, nc.Flush()
 }
 
 func printDemo(w io.Writer, h *authority.Home, made []string, n *node.Node) {
@@ -102,11 +85,11 @@ func printDemo(w io.Writer, h *authority.Home, made []string, n *node.Node) {
 		}
 	}
 	url := n.ClientURL()
-	fmt.Fprintf(w, "\nnats-server %s is running on %s", serverVersion(), url)
+	fmt.Fprintf(w, "\nnats-server %s is running on %s", server.VERSION, url)
 	if addr := n.Server().MonitorAddr(); addr != nil {
 		fmt.Fprintf(w, ", monitoring on http://%s", addr)
 	}
-	fmt.Fprintf(w, ", JetStream on, store %s\n\nUsers of %s (creds files, 0600):\n", redactURL(n.StoreURL()), demoAccount)
+	fmt.Fprintf(w, ", JetStream on, store %s\n\nUsers of %s (creds files, 0600):\n", store.Redact(n.StoreURL()), demoAccount)
 	for _, u := range manage.WalkthroughUsers() {
 		fmt.Fprintf(w, "  %-10s %s\n             %s\n", u.Name, u.About, h.CredsPath(demoAccount, u.Name))
 	}
@@ -145,5 +128,3 @@ func shellQuote(s string) string {
 	}
 	return s
 }
-
-func serverVersion() string { return server.VERSION }

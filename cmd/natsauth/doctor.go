@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/claims"
 	"github.com/natsauth/natsauth/doctor"
 	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("", newDoctorCmd) }
@@ -65,39 +63,30 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if a.homeFlag != "" {
 				command += " --home " + shellArg(h.Dir())
 			}
-			rep := doctor.Report{Home: h.Dir()}
-			if fix {
-				if rep.Fixed, err = doctor.FixPermissions(h); err != nil {
-					return err
+			var m *manage.Manager // the stores' manager, open until the report is written
+			defer func() {
+				if m != nil {
+					m.Close()
 				}
+			}()
+			run := doctor.Run{Options: doctor.Options{Now: func() time.Time { return now }, ExpiryWindow: at.Sub(now), Command: command},
+				FixPermissions: fix, Monitors: splitList(monitors),
+				Stores: func(ctx context.Context) (st []doctor.Store, err error) {
+					m, st, err = a.doctorStores(ctx)
+					return st, err
+				}}
+			if sf.server != "" {
+				run.Servers = func(ctx context.Context) ([]doctor.SourcedVarz, error) { return doctorViaNATS(ctx, &sf, h) }
 			}
-			rep.Findings, err = doctor.CheckHome(h, doctor.Options{Now: func() time.Time { return now },
-				ExpiryWindow: at.Sub(now), Command: command})
+			rep, incomplete, err := run.Check(ctx, h)
 			if err != nil {
 				return err
 			}
-			p.AddErr(a.doctorStores(ctx, &rep, h, doctor.Options{Now: func() time.Time { return now }, Command: command}))
-			var varzs []doctor.SourcedVarz
-			if sf.server != "" {
-				vs, err := doctorViaNATS(ctx, &sf, h)
+			for _, err := range incomplete {
 				p.AddErr(err)
-				varzs = append(varzs, vs...)
 			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			for _, m := range splitList(monitors) {
-				v, err := doctor.FetchVarz(ctx, client, m)
-				if err != nil {
-					p.Add("%v", err)
-					continue
-				}
-				varzs = append(varzs, doctor.SourcedVarz{Source: m, Varz: v})
-			}
-			rep.AddServers(varzs, command)
-			rep.Finish()
 			if asJSON {
-				enc := json.NewEncoder(a.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := writeJSON(a.out, rep); err != nil {
 					return err
 				}
 			} else {
@@ -122,30 +111,19 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 	return cmd
 }
 
-// doctorStores compares the home with every store its servers read.
-func (a *app) doctorStores(ctx context.Context, rep *doctor.Report, h *authority.Home, o doctor.Options) error {
+// doctorStores opens the stores the home's servers read, through the
+// core; the caller closes the manager (nil on an error opening it).
+func (a *app) doctorStores(ctx context.Context) (*manage.Manager, []doctor.Store, error) {
 	m, err := a.manager()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer m.Close()
-	stores, err := m.ServingStores(ctx)
-	if err != nil {
-		return err
+	serving, err := m.ServingStores(ctx)
+	stores := make([]doctor.Store, len(serving))
+	for i, s := range serving {
+		stores[i] = doctor.Store{URL: s.URL, Store: s.Store}
 	}
-	for _, s := range stores {
-		fs, err := doctor.CheckStore(ctx, h, s.Store, o)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.URL, err)
-		}
-		for i := range fs {
-			if len(stores) > 1 {
-				fs[i].Object += " in " + s.URL
-			}
-		}
-		rep.Findings = append(rep.Findings, fs...)
-	}
-	return nil
+	return m, stores, err
 }
 
 // doctorViaNATS asks every server for its varz over the system account.
@@ -155,19 +133,7 @@ func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home) ([]doct
 		return nil, err
 	}
 	defer nc.Close()
-	replies, err := claims.Ping(ctx, nc, "VARZ", struct{}{}, sf.gather)
-	if err != nil {
-		return nil, err
-	}
-	var out []doctor.SourcedVarz
-	for _, r := range replies {
-		var v doctor.Varz
-		if r.Error != nil || json.Unmarshal(r.Data, &v) != nil {
-			return out, fmt.Errorf("server %s did not answer VARZ", r.Label())
-		}
-		out = append(out, doctor.SourcedVarz{Source: r.Server.ID, Varz: &v})
-	}
-	return out, nil
+	return doctor.VarzOverNATS(ctx, nc, sf.gather)
 }
 
 // shellArg quotes a path for a command line when it needs it.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -71,29 +70,12 @@ func (a *app) events(ctx context.Context, f eventsFlags) error {
 	if creds.Loose() {
 		fmt.Fprintf(a.errOut, "warning: %s is readable by other users (mode %v): chmod 600 %s\n", credsPath, creds.Mode(), credsPath)
 	}
-	opts := []nats.Option{
-		nats.Name("natsauth events"),
-		creds.Option(),
-		nats.Timeout(5 * time.Second),
-		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				fmt.Fprintf(a.errOut, "disconnected: %v (reconnecting)\n", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			fmt.Fprintf(a.errOut, "reconnected to %s\n", store.Redact(nc.ConnectedUrl()))
-		}),
-	}
-	if f.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(f.tlsCA))
-	}
-	if f.tlsCert != "" || f.tlsKey != "" {
-		opts = append(opts, nats.ClientCert(f.tlsCert, f.tlsKey))
-	}
-	nc, err := nats.Connect(f.server, opts...)
+	nc, err := sysevents.Dial(f.server, creds.Option(), sysevents.DialOptions{Name: "natsauth events",
+		TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
+		OnDisconnect: func(err error) { fmt.Fprintf(a.errOut, "disconnected: %v (reconnecting)\n", err) },
+		OnReconnect:  func(url string) { fmt.Fprintf(a.errOut, "reconnected to %s\n", store.Redact(url)) }})
 	if err != nil {
-		return fmt.Errorf("connect to %s as a system-account user: %w", store.Redact(f.server), err)
+		return err
 	}
 	defer nc.Close()
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/internal/fsx"
 	"github.com/natsauth/natsauth/serving"
 )
 
@@ -66,7 +67,7 @@ func (a *app) generateConfig(f genConfigFlags) error {
 		_, err := a.out.Write([]byte(conf))
 		return err
 	}
-	if err := writePrivateFile(f.output, []byte(conf)); err != nil {
+	if err := fsx.WriteFile(f.output, []byte(conf), 0o600); err != nil {
 		return fmt.Errorf("generate config: %w", err)
 	}
 	// Not a secret (no seeds), and the server may run as another user.

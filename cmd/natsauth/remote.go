@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -57,38 +55,9 @@ type report struct {
 func (a *app) newReport(asJSON bool) *report {
 	r := &report{asJSON: asJSON}
 	if !asJSON {
-		r.OnAnswer = func(ans manage.Answer) { fmt.Fprintln(a.out, answerLine(ans)) }
+		r.OnAnswer = func(ans manage.Answer) { fmt.Fprintln(a.out, ans) }
 	}
 	return r
-}
-
-// answerLine renders one answer for people.
-func answerLine(res manage.Answer) string {
-	var b strings.Builder
-	b.WriteString(res.Op)
-	if res.Account != "" {
-		b.WriteString(" " + res.Account)
-	}
-	b.WriteString(" " + res.Target + ": ")
-	if res.Server != "" {
-		b.WriteString("server " + res.Server)
-		if res.ServerID != "" && res.ServerID != res.Server {
-			b.WriteString(" (" + res.ServerID + ")")
-		}
-		b.WriteString(": ")
-	}
-	if res.OK {
-		b.WriteString("ok")
-	} else {
-		b.WriteString("FAILED")
-	}
-	if res.Code != 0 {
-		fmt.Fprintf(&b, " (%d)", res.Code)
-	}
-	if res.Message != "" {
-		b.WriteString(": " + res.Message)
-	}
-	return b.String()
 }
 
 // finish prints the JSON report (with --json) and returns an error when
@@ -96,14 +65,7 @@ func answerLine(res manage.Answer) string {
 func (a *app) finish(r *report, verb string) error {
 	failed := r.Failures()
 	if r.asJSON {
-		res := r.Answers
-		if res == nil {
-			res = []manage.Answer{}
-		}
-		b, err := json.MarshalIndent(struct {
-			OK      bool            `json:"ok"`
-			Results []manage.Answer `json:"results"`
-		}{failed == 0, res}, "", "  ")
+		b, err := json.MarshalIndent(&r.Report, "", "  ")
 		if err != nil {
 			return fmt.Errorf("%s: encode report: %w", verb, err)
 		}
@@ -117,6 +79,3 @@ func (a *app) finish(r *report, verb string) error {
 	}
 	return nil
 }
-
-// publishTimeout bounds one HTTP request to an account server.
-const publishTimeout = 30 * time.Second

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,19 +43,6 @@ func (f *revocationFlags) target(p *authority.Problems) string {
 	return f.user
 }
 
-// parseRevocationTime parses --at: "0" or empty for now, unix seconds, or
-// what ParseExpiry takes (yyyy-mm-dd, RFC 3339, or relative like -1h).
-func parseRevocationTime(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return now, nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
-		return time.Unix(n, 0).UTC(), nil
-	}
-	return units.ParseExpiry(s, now)
-}
-
 func newUserRevocationCmd(a *app, add bool) *cobra.Command {
 	var f revocationFlags
 	var at string
@@ -95,7 +80,7 @@ func newUserRevocationCmd(a *app, add bool) *cobra.Command {
 
 // revocationTime parses --at, recording a bad value in p.
 func revocationTime(p *authority.Problems, at string) time.Time {
-	when, err := parseRevocationTime(at, time.Now())
+	when, err := units.ParseInstant(at, time.Now())
 	if err != nil {
 		p.Add("--at: %v", err)
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -128,23 +126,11 @@ func (a *app) checkGlobals() error {
 		p.Add("--wait %s: must not be negative", a.wait)
 	}
 	if s := a.explicitStoreURL(); s != "" {
-		if err := checkStoreURL(s); err != nil {
+		if err := store.CheckURL(s); err != nil {
 			p.Add("--store (or NATSAUTH_STORE): %v", err)
 		}
 	}
 	return p.Err()
-}
-
-// checkStoreURL reports a store URL whose scheme no backend knows.
-func checkStoreURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("%q is not a store URL (e.g. sqlite:///path/accounts.db, postgres://host/db)", store.Redact(s))
-	}
-	if !slices.Contains(store.Schemes(), strings.ToLower(u.Scheme)) {
-		return fmt.Errorf("%s: unknown scheme %q (known: %s)", store.Redact(s), u.Scheme, strings.Join(store.Schemes(), ", "))
-	}
-	return nil
 }
 
 // openHome opens the home named by --home / NATSAUTH_HOME.

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/internal/sighup"
 	"github.com/natsauth/natsauth/node"
+	"github.com/natsauth/natsauth/store"
 )
 
 func init() { register("", newServeCmd) }
@@ -131,27 +130,20 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		}
 		defer stop()
 	}
-	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
+	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), store.Redact(n.StoreURL()))
 	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
 }
 
 // runUntilSignal reloads on SIGHUP and returns on ctx end (SIGINT/SIGTERM).
 func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any), also ...func()) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			logf("shutting down")
-			return nil
-		case <-hup:
-			if err := n.Reload(); err != nil {
-				logf("reload failed", "err", err)
-			}
-			for _, f := range also {
-				f()
-			}
+	sighup.Until(ctx, func() {
+		if err := n.Reload(); err != nil {
+			logf("reload failed", "err", err)
 		}
-	}
+		for _, f := range also {
+			f()
+		}
+	})
+	logf("shutting down")
+	return nil
 }

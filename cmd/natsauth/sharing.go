@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-
-	"github.com/nats-io/jwt/v2"
 
 	"github.com/spf13/cobra"
 
@@ -79,11 +76,7 @@ send requests the account's users answer. A private export is imported only with
 			if edit {
 				acc, res, err = m.EditExport(cmd.Context(), account, subject, e)
 			} else {
-				acc, res, err = m.AddExport(cmd.Context(), account, authority.ExportSpec{Subject: subject, Name: flagspec.Val(e.Name),
-					Service: flagspec.Val(e.Service), Private: flagspec.Val(e.Private), ResponseType: flagspec.Val(e.ResponseType),
-					ResponseThreshold: flagspec.Val(e.ResponseThreshold), LatencySubject: flagspec.Val(e.LatencySubject),
-					LatencySampling: flagspec.Val(e.LatencySampling), AccountTokenPosition: flagspec.Val(e.AccountTokenPosition),
-					AllowTrace: flagspec.Val(e.AllowTrace), Description: flagspec.Val(e.Description), InfoURL: flagspec.Val(e.InfoURL)})
+				acc, res, err = m.AddExport(cmd.Context(), account, e.Spec(subject))
 			}
 			if acc != nil {
 				fmt.Fprintf(a.out, "%sed export of account %s: %s\n", verb, acc.Name, describe.ExportOf(acc, subject))
@@ -141,14 +134,12 @@ func newAddImportCmd(a *app) *cobra.Command {
 			return a.change(p, account, func(m *manage.Manager, account string) (*manage.Result, error) {
 				before, _ := m.Home().Account(account)
 				acc, res, err := m.AddImport(cmd.Context(), account, s)
-				for i := 0; acc != nil && before != nil && i < len(acc.Claims.Imports); i++ {
-					if im := acc.Claims.Imports[i]; !slices.ContainsFunc(before.Claims.Imports, func(o *jwt.Import) bool { return *o == *im }) {
-						src := im.Account
-						if s, err := m.Home().AccountByPub(src); err == nil {
-							src = s.Name
-						}
-						fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
+				for _, im := range authority.AddedImports(before, acc) {
+					src := im.Account
+					if s, err := m.Home().AccountByPub(src); err == nil {
+						src = s.Name
 					}
+					fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
 				}
 				return res, err
 			})

@@ -139,18 +139,12 @@ func (f *accountKeyFlags) keys() (add, rm []string) {
 
 // writeKeyChanges reports the signing keys an edit added and removed.
 func writeKeyChanges(w io.Writer, before, after *authority.AccountInfo) {
-	if before == nil || after == nil {
-		return
+	added, removed := authority.SigningKeyChanges(before, after)
+	for _, k := range added {
+		fmt.Fprintf(w, "  added signing key %s (new users of %s are signed with it)\n", k, after.Name)
 	}
-	for _, k := range after.Claims.SigningKeys.Keys() {
-		if !before.Claims.SigningKeys.Contains(k) {
-			fmt.Fprintf(w, "  added signing key %s (new users of %s are signed with it)\n", k, after.Name)
-		}
-	}
-	for _, k := range before.Claims.SigningKeys.Keys() {
-		if !after.Claims.SigningKeys.Contains(k) {
-			fmt.Fprintf(w, "  removed signing key %s\n", k)
-		}
+	for _, k := range removed {
+		fmt.Fprintf(w, "  removed signing key %s\n", k)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/manage"
-	"github.com/natsauth/natsauth/trust"
 )
 
 func init() {
@@ -107,7 +105,10 @@ func (e refusedError) Error() string {
 func (e refusedError) ExitCode() int { return 1 }
 
 func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
-	policy, err := a.copyPolicy(f.operator)
+	_, policy, _, err := a.operatorTrust(f.operator, "JWT|FILE")
+	if err != nil && f.operator != "" {
+		err = fmt.Errorf("--operator: %w", err)
+	}
 	if err != nil {
 		return fmt.Errorf("store copy: %w", err)
 	}
@@ -118,9 +119,7 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 		return err
 	}
 	if f.json {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSON(a.out, sum); err != nil {
 			return err
 		}
 	} else {
@@ -137,23 +136,6 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 		return refusedError{sum.Refused}
 	}
 	return nil
-}
-
-// copyPolicy is the trust policy from --operator (a JWT or a file holding
-// one) or, by default, the home's operator.
-func (a *app) copyPolicy(operator string) (*trust.Policy, error) {
-	if operator != "" {
-		_, p, err := trust.LoadOperator(operator)
-		if err != nil {
-			return nil, fmt.Errorf("--operator: %w", err)
-		}
-		return p, nil
-	}
-	h, err := a.openHome()
-	if err != nil {
-		return nil, fmt.Errorf("%w (or pass --operator JWT|FILE)", err)
-	}
-	return h.Policy(), nil
 }
 
 // progress draws a bar on a terminal, and nothing elsewhere.

@@ -225,6 +225,16 @@ func (f FieldErrors) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (f FieldErrors) Unwrap() error { return ErrInvalid }
 
+// Relabel returns the errors with each field renamed by label, e.g. to the
+// command-line flag that gave it.
+func (f FieldErrors) Relabel(label func(field string) string) FieldErrors {
+	out := make(FieldErrors, len(f))
+	for i, e := range f {
+		out[i] = FieldError{Field: label(e.Field), Detail: e.Detail}
+	}
+	return out
+}
+
 // AddUser creates a console user.
 func (a *Access) AddUser(ctx context.Context, name string, role Role, account, pw string) (*User, error) {
 	if errs := CheckUser(name, role, account, pw); len(errs) > 0 {
@@ -541,6 +551,10 @@ func (a *Access) put(ctx context.Context, kind, key string, v any, create bool) 
 	}
 	return a.b.put(ctx, kind, key, raw, create)
 }
+
+// NewPassword generates a password for a console user: 20 characters of
+// base64url from 15 random bytes, for a password shown to its user once.
+func NewPassword() (string, error) { return randomString(15) }
 
 func randomString(n int) (string, error) {
 	b := make([]byte, n)

@@ -159,3 +159,25 @@ func flipLast(s string) string {
 	}
 	return s[:len(s)-1] + c
 }
+
+func TestNewPasswordAndRelabel(t *testing.T) {
+	a, b := must(NewPassword()), must(NewPassword())
+	if len(a) != 20 || a == b || CheckPassword(a) != nil {
+		t.Errorf("NewPassword: %q, %q: want two different valid 20-character passwords", a, b)
+	}
+	fe := FieldErrors{{"name", "bad name"}, {"role", "bad role"}}
+	got := fe.Relabel(func(f string) string { return "--" + f })
+	if got.Error() != "--name: bad name; --role: bad role" || !errors.Is(got, ErrInvalid) {
+		t.Errorf("Relabel: %v", got)
+	}
+	if fe[0].Field != "name" {
+		t.Errorf("Relabel changed its receiver: %v", fe)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

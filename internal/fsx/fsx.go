@@ -13,6 +13,7 @@ package fsx
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,6 +67,26 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// RestrictRegular makes w readable by its owner only (0600) when it is a
+// regular file — standard output redirected to a file, as in `natsauth
+// generate creds > alice.creds` — so that a secret written to it is as
+// private as one written with WriteFile. Anything else (a terminal, a
+// pipe, a buffer) is left as it is.
+func RestrictRegular(w io.Writer) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("make %s private (0600): %w", f.Name(), err)
+	}
+	return nil
 }
 
 // SyncDir makes a rename or removal in dir durable. Platforms that cannot

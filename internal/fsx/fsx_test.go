@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,5 +150,33 @@ func TestCleanStaleRemovesOnlyTempFiles(t *testing.T) {
 	}
 	if removed, err := CleanStale(filepath.Join(dir, "missing"), 0); err != nil || removed != nil {
 		t.Errorf("CleanStale(missing dir) = %v, %v", removed, err)
+	}
+}
+
+// RestrictRegular makes a regular file 0600 and leaves the rest alone.
+func TestRestrictRegular(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "alice.creds")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := RestrictRegular(f); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := RestrictRegular(w); err != nil {
+		t.Errorf("pipe: %v", err)
+	}
+	if err := RestrictRegular(&strings.Builder{}); err != nil {
+		t.Errorf("buffer: %v", err)
 	}
 }
