@@ -1,0 +1,321 @@
+package authority
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/jwt/v2"
+)
+
+// Bulk reads and writes for Reconcile, which looks at and may change every
+// account and user of a home at once (tens of thousands of files).
+
+// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				f(j)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// decodeUnverified decodes a JWT's claims into v without checking its
+// signature. Reconcile reads the home's own files this way: checking a
+// signature says nothing about who wrote a file (whoever can write the
+// home can re-sign it) and costs far more than the decoding, while every
+// JWT the home publishes is checked by the trust policy on its way to a
+// store.
+func decodeUnverified(tok string, v any) error {
+	first := strings.IndexByte(tok, '.')
+	last := strings.LastIndexByte(tok, '.')
+	if first < 0 || last <= first {
+		return errors.New("not a JWT (want header.payload.signature)")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok[first+1 : last])
+	if err != nil {
+		return fmt.Errorf("JWT payload: %w", err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("JWT payload: %w", err)
+	}
+	return nil
+}
+
+// snapshot is every account of the home (the system account included) and,
+// when read with users, every user.
+type snapshot struct {
+	accounts []*AccountInfo // by name
+	byName   map[string]*AccountInfo
+	users    map[string][]*UserInfo // by account name, each by user name
+}
+
+// readSnapshot reads the home's accounts (and users) in parallel, without
+// checking signatures (see decodeUnverified). The caller holds the lock.
+func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
+	entries, err := os.ReadDir(h.accountsDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && CheckName("account", e.Name()) == nil {
+			names = append(names, e.Name())
+		}
+	}
+	accs := make([]*AccountInfo, len(names))
+	users := make([][]*UserInfo, len(names))
+	errs := make([]error, len(names))
+	parallel(len(names), func(i int) {
+		accs[i], users[i], errs[i] = h.readAccountFast(names[i], withUsers)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s := &snapshot{byName: map[string]*AccountInfo{}, users: map[string][]*UserInfo{}}
+	for i, a := range accs {
+		if a == nil {
+			continue // a directory without an account JWT
+		}
+		s.accounts = append(s.accounts, a)
+		s.byName[a.Name] = a
+		s.users[a.Name] = users[i]
+	}
+	sort.Slice(s.accounts, func(i, j int) bool { return s.accounts[i].Name < s.accounts[j].Name })
+	return s, nil
+}
+
+// readAccountFast reads one account and, withUsers, its users; nil when
+// the directory holds no account JWT.
+func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, error) {
+	raw, err := os.ReadFile(h.accountJWTPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read account %s: %w", name, err)
+	}
+	tok := strings.TrimSpace(string(raw))
+	ac := &jwt.AccountClaims{}
+	if err := decodeUnverified(tok, ac); err != nil {
+		return nil, nil, fmt.Errorf("read account %s: %s: %w", name, h.accountJWTPath(name), err)
+	}
+	acc := &AccountInfo{Name: name, Pub: ac.Subject, JWT: tok, Claims: ac, System: ac.Subject == h.opClaims.SystemAccount}
+	if !withUsers {
+		return acc, nil, nil
+	}
+	entries, err := os.ReadDir(h.usersDir(name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("list users of %s: %w", name, err)
+	}
+	var users []*UserInfo
+	for _, e := range entries {
+		un, ok := strings.CutSuffix(e.Name(), ".jwt")
+		if e.IsDir() || !ok || CheckName("user", un) != nil {
+			continue
+		}
+		p := h.userJWTPath(name, un)
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
+		}
+		tok := strings.TrimSpace(string(raw))
+		uc := &jwt.UserClaims{}
+		if err := decodeUnverified(tok, uc); err != nil {
+			return nil, nil, fmt.Errorf("read user %s: %s: %w", un, p, err)
+		}
+		users = append(users, &UserInfo{Account: name, AccountPub: acc.Pub, Name: un, Pub: uc.Subject, JWT: tok, Claims: uc})
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
+	return acc, users, nil
+}
+
+// bulkThreshold is the number of steps from which a transaction commits
+// in bulk: files written in parallel and made durable with one sync of the
+// file system instead of two fsyncs each.
+const bulkThreshold = 64
+
+// commitBulk applies the steps like commit, for many files at once: every
+// new content is written to a temporary file beside its target (in
+// parallel), the file system is synced once, the temporary files are
+// renamed over their targets and removals done, and the file system is
+// synced again. A failure before the renames removes the temporary files
+// and leaves the home as it was; a failure during them undoes the renames
+// and removals already done, as commit does.
+func (t *txn) commitBulk() (err error) {
+	if len(t.ops) < bulkThreshold || !canSyncFS {
+		return t.commit()
+	}
+	type staged struct {
+		tmp     string
+		old     []byte
+		existed bool
+	}
+	st := make([]staged, len(t.ops))
+	var undoDirs []string
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, s := range st {
+			if s.tmp != "" {
+				_ = os.Remove(s.tmp)
+			}
+		}
+		for i := len(undoDirs) - 1; i >= 0; i-- {
+			_ = os.Remove(undoDirs[i])
+		}
+	}()
+	// Directories first, once each, outermost first.
+	dirs := map[string]bool{}
+	var dirList []string
+	for _, o := range t.ops {
+		if d := filepath.Dir(o.path); !o.remove && !dirs[d] {
+			dirs[d] = true
+			dirList = append(dirList, d)
+		}
+	}
+	sort.Strings(dirList)
+	for _, d := range dirList {
+		created, err := mkdirs(d)
+		undoDirs = append(undoDirs, created...)
+		if err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(t.ops))
+	parallel(len(t.ops), func(i int) {
+		o := t.ops[i]
+		old, rerr := os.ReadFile(o.path)
+		switch {
+		case rerr == nil:
+			st[i].old, st[i].existed = old, true
+		case !errors.Is(rerr, fs.ErrNotExist):
+			errs[i] = fmt.Errorf("read %s: %w", o.path, rerr)
+			return
+		}
+		if o.remove {
+			return
+		}
+		st[i].tmp, errs[i] = writeTemp(o.path, o.data)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := syncFS(filepath.Dir(t.ops[0].path)); err != nil {
+		return err
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	for i, o := range t.ops {
+		s := st[i]
+		restore := func() { _ = os.Remove(o.path) }
+		if s.existed {
+			restore = func() { _ = writeAtomic(o.path, s.old) }
+		}
+		if o.remove {
+			if !s.existed {
+				continue
+			}
+			if err := os.Remove(o.path); err != nil {
+				return fmt.Errorf("remove %s: %w", o.path, err)
+			}
+			undo = append(undo, restore)
+			continue
+		}
+		if err := os.Rename(s.tmp, o.path); err != nil {
+			return fmt.Errorf("write %s: %w", o.path, err)
+		}
+		st[i].tmp = ""
+		undo = append(undo, restore)
+	}
+	return syncFS(filepath.Dir(t.ops[0].path))
+}
+
+// writeTemp writes data to a new temporary file (0600) beside path and
+// returns its name.
+func writeTemp(path string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	err = tmp.Chmod(fileMode)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return name, nil
+}
+
+// Snapshot returns every account of the home (the system account
+// included, by name) and the users of each (by account name, each by user
+// name), read at once in parallel. Unlike Accounts and Users it does not
+// check the files' signatures (see decodeUnverified): it is for reading a
+// whole home fast — exporting it, comparing it with a file or a store.
+func (h *Home) Snapshot() ([]AccountInfo, map[string][]UserInfo, error) {
+	unlock, err := h.lock(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	s, err := h.readSnapshot(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	accs := make([]AccountInfo, len(s.accounts))
+	users := make(map[string][]UserInfo, len(s.accounts))
+	for i, a := range s.accounts {
+		accs[i] = *a
+		us := make([]UserInfo, len(s.users[a.Name]))
+		for j, u := range s.users[a.Name] {
+			us[j] = *u
+		}
+		users[a.Name] = us
+	}
+	return accs, users, nil
+}
+
+// HasSeed reports whether the keystore holds the seed of the key pub (a
+// key the home generated, or was given).
+func (h *Home) HasSeed(pub string) bool { return h.hasKey(pub) }
