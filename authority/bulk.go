@@ -319,3 +319,14 @@ func (h *Home) Snapshot() ([]AccountInfo, map[string][]UserInfo, error) {
 // HasSeed reports whether the keystore holds the seed of the key pub (a
 // key the home generated, or was given).
 func (h *Home) HasSeed(pub string) bool { return h.hasKey(pub) }
+
+// CredsFor returns the creds file content of u (as Reconcile or Users
+// returned it), from its JWT and the seed in the keystore, without
+// reading the user's files again.
+func (h *Home) CredsFor(u *UserInfo) ([]byte, error) {
+	kp, err := h.readKey(u.Pub)
+	if err != nil {
+		return nil, fmt.Errorf("creds for user %s: %w", u.Name, err)
+	}
+	return formatCreds(u.JWT, kp)
+}

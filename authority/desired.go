@@ -267,15 +267,27 @@ func prefixed(where, msg string) string {
 	return where + ": " + msg
 }
 
+// placeholderMark starts the raw bytes of every placeholder key.
+const placeholderMark = "natsauth:pending"
+
 // placeholder is a stand-in public key for an object a dry run would
-// create: a valid encoding, derived from the name, never a real key.
+// create: a valid encoding, derived from the name, never a real key (see
+// IsPlaceholder).
 func placeholder(prefix nkeys.PrefixByte, name string) string {
 	sum := sha256.Sum256([]byte("natsauth placeholder " + name))
-	k, err := nkeys.Encode(prefix, sum[:])
+	raw := append([]byte(placeholderMark), sum[:32-len(placeholderMark)]...)
+	k, err := nkeys.Encode(prefix, raw)
 	if err != nil {
 		panic("authority: placeholder key: " + err.Error())
 	}
 	return string(k)
+}
+
+// IsPlaceholder reports whether pub is a stand-in for a key that a dry
+// run of Reconcile would generate.
+func IsPlaceholder(pub string) bool {
+	raw, err := nkeys.Decode(nkeys.Prefix(pub), []byte(pub))
+	return err == nil && strings.HasPrefix(string(raw), placeholderMark)
 }
 
 // newKey returns the public key (and, unless a dry run, the key pair) of a

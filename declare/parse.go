@@ -36,6 +36,8 @@
 package declare
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"sort"
@@ -122,6 +124,7 @@ func ParseSet(args []string) (vars, set map[string]string, err error) {
 // File is a parsed authority file.
 type File struct {
 	Name    string // as given to Parse, for messages
+	SHA256  string // of the file's content, hex: names the file in the audit log
 	Version int
 	// Accounts are the file's accounts in the authority's desired form, in
 	// file order, each with its position (Where).
@@ -156,7 +159,8 @@ func Parse(name string, data []byte, o Options) (*File, error) {
 	for _, k := range sortedMapKeys(o.Set) {
 		d.override(root, k, o.Set[k])
 	}
-	f := &File{Name: name}
+	sum := sha256.Sum256(data)
+	f := &File{Name: name, SHA256: hex.EncodeToString(sum[:])}
 	if root.Kind != yaml.MappingNode {
 		d.fail(root, "the file must be a mapping with version and accounts")
 		return nil, d.err()

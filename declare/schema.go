@@ -13,20 +13,20 @@ const SchemaID = "https://github.com/natsauth/natsauth/schema/authority-v1.json"
 // file before natsauth sees it. Values that take a unit ("1MB") or a
 // variable are strings or integers; Parse checks them further.
 func Schema() []byte {
-	tier := object(jsFields, nil)
-	perms := object(limitsFields, nil)
-	acc := object(accountFields, map[string]map[string]any{
-		"limits":              object(limitFields, nil),
+	tier := objectSchema(jsFields, nil)
+	perms := objectSchema(limitsFields, nil)
+	acc := objectSchema(accountFields, map[string]map[string]any{
+		"limits":              objectSchema(limitFields, nil),
 		"jetstream":           tier,
 		"jetstream-tiers":     {"type": "object", "additionalProperties": false, "properties": map[string]any{"R1": tier, "R3": tier}},
-		"trace":               object(traceFields, nil),
-		"default-permissions": object(permFields, nil),
-		"signing-keys":        array(object(signingKeyFields, map[string]map[string]any{"template": perms})),
-		"exports":             array(object(exportFields, map[string]map[string]any{"latency": object(latencyFields, nil)})),
-		"imports":             array(object(importFields, nil)),
-		"users":               nameMap(object(userFields, nil)),
+		"trace":               objectSchema(traceFields, nil),
+		"default-permissions": objectSchema(permFields, nil),
+		"signing-keys":        array(objectSchema(signingKeyFields, map[string]map[string]any{"template": perms})),
+		"exports":             array(objectSchema(exportFields, map[string]map[string]any{"latency": objectSchema(latencyFields, nil)})),
+		"imports":             array(objectSchema(importFields, nil)),
+		"users":               nameMap(objectSchema(userFields, nil)),
 	})
-	root := object(fileFields, map[string]map[string]any{"accounts": nameMap(acc)})
+	root := objectSchema(fileFields, map[string]map[string]any{"accounts": nameMap(acc)})
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "natsauth authority file"
@@ -39,9 +39,9 @@ func Schema() []byte {
 	return append(out, '\n')
 }
 
-// object is the schema of a mapping with exactly fields; nested gives the
+// objectSchema is the schema of a mapping with exactly fields; nested gives the
 // schemas of fields whose value is itself a mapping or list of them.
-func object[T any](fields []field[T], nested map[string]map[string]any) map[string]any {
+func objectSchema[T any](fields []field[T], nested map[string]map[string]any) map[string]any {
 	props := map[string]any{}
 	for _, f := range fields {
 		s := f.schema
