@@ -47,7 +47,9 @@ var accountFields = []field[authority.DesiredAccount]{
 	{"start", sTime(""), "from when servers accept the account",
 		func(d *decoder, n *yaml.Node, a *authority.DesiredAccount) { a.Start = d.instant(n) }},
 	{"limits", nil, "the account's limits; one left out is unlimited",
-		func(d *decoder, n *yaml.Node, a *authority.DesiredAccount) { decodeMapping(d, n, limitFields, &a.Limits) }},
+		func(d *decoder, n *yaml.Node, a *authority.DesiredAccount) {
+			decodeMapping(d, n, limitFields, &a.Limits)
+		}},
 	{"jetstream", nil, "JetStream for the account (left out: off); storage 0 is off, -1 unlimited, and the counts default to unlimited",
 		func(d *decoder, n *yaml.Node, a *authority.DesiredAccount) { a.Limits.JetStreamLimits = d.jetstream(n) }},
 	{"jetstream-tiers", nil, "JetStream limits per replication tier (R1, R3) instead of global ones",
@@ -277,9 +279,13 @@ var signingKeyFields = []field[authority.DesiredSigningKey]{
 
 var exportFields = []field[authority.DesiredExport]{
 	{"subject", sType("string", ""), "what is exported (wildcards allowed)",
-		func(d *decoder, n *yaml.Node, x *authority.DesiredExport) { x.Export.Subject = jwt.Subject(d.subject(n)) }},
+		func(d *decoder, n *yaml.Node, x *authority.DesiredExport) {
+			x.Export.Subject = jwt.Subject(d.subject(n))
+		}},
 	{"type", sEnum("a stream (messages the account publishes; default) or a service (requests it answers)", "stream", "service"), "",
-		func(d *decoder, n *yaml.Node, x *authority.DesiredExport) { x.Export.Type = exportType(d.enum(n, "stream", "service")) }},
+		func(d *decoder, n *yaml.Node, x *authority.DesiredExport) {
+			x.Export.Type = exportType(d.enum(n, "stream", "service"))
+		}},
 	{"name", sType("string", ""), "the export's name (default: its subject)",
 		func(d *decoder, n *yaml.Node, x *authority.DesiredExport) { x.Export.Name = d.str(n) }},
 	{"private", sType("boolean", ""), "importers need an activation token",
@@ -324,11 +330,17 @@ var importFields = []field[authority.DesiredImport]{
 	{"account", sType("string", ""), "the exporting account: a name of the file or the home, or an account public key",
 		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) { im.Account = d.str(n) }},
 	{"subject", sType("string", ""), "the subject as the exporter exports it (or a part of it)",
-		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) { im.Import.Subject = jwt.Subject(d.subject(n)) }},
+		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) {
+			im.Import.Subject = jwt.Subject(d.subject(n))
+		}},
 	{"type", sEnum("stream (default) or service", "stream", "service"), "",
-		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) { im.Import.Type = exportType(d.enum(n, "stream", "service")) }},
+		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) {
+			im.Import.Type = exportType(d.enum(n, "stream", "service"))
+		}},
 	{"local-subject", sType("string", ""), "the subject in the importing account ($1, $2 refer to wildcards)",
-		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) { im.Import.LocalSubject = jwt.RenamingSubject(d.str(n)) }},
+		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) {
+			im.Import.LocalSubject = jwt.RenamingSubject(d.str(n))
+		}},
 	{"name", sType("string", ""), "the import's name (default: its subject)",
 		func(d *decoder, n *yaml.Node, im *authority.DesiredImport) { im.Import.Name = d.str(n) }},
 	{"share", sType("boolean", ""), "services: share connection details with the exporter's latency samples",
