@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -154,6 +156,9 @@ type Reconciliation struct {
 	// Removed the accounts to delete from the stores (not in a dry run).
 	Published []AccountInfo
 	Removed   []AccountInfo
+	// Current are the accounts of the state that the home held before,
+	// as it held them (to compare with what servers hold).
+	Current []AccountInfo
 }
 
 // Reconcile makes the home match s: it reads every account and user,
@@ -207,6 +212,8 @@ type reconciler struct {
 
 	accounts  []*accountPlan          // in the order of the state
 	byName    map[string]*AccountInfo // the accounts as they will be (for references)
+	byPub     map[string]*AccountInfo // the same by public key
+	mu        sync.Mutex              // guards p, newKeys and fake in parallel steps
 	deleted   []*AccountInfo          // accounts pruned
 	unmanaged []ObjectChange
 	newKeys   map[string]nkeys.KeyPair // keys generated in this run, by public key
@@ -246,18 +253,61 @@ type userPlan struct {
 
 // add records a problem of the object at where.
 func (r *reconciler) add(where, format string, args ...any) {
+	r.addKind(nil, where, format, args...)
+}
+
+// addKind records a problem of a sentinel kind (nil: none).
+func (r *reconciler) addKind(kind error, where, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.p.add("%s", prefixed(where, fmt.Sprintf(format, args...)))
+	if kind != nil {
+		r.p.addKindOnly(kind)
+	}
 }
 
 // merge records the problems of q as problems of the object at where,
 // named by label ("account A", "user bob").
 func (r *reconciler) merge(where, label string, q *problems) {
+	if len(q.list) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, m := range q.list {
 		r.p.add("%s", prefixed(where, label+": "+m))
 	}
 	for _, k := range q.kinds {
 		r.p.addKindOnly(k)
 	}
+}
+
+// sortProblems orders the problems by their position ("file:line:col: ")
+// so that a parallel run reports them in a stable order.
+func sortProblems(list []string) {
+	pos := func(s string) (string, int, int) {
+		parts := strings.SplitN(s, ":", 4)
+		if len(parts) < 4 {
+			return s, 0, 0
+		}
+		l, err1 := strconv.Atoi(parts[1])
+		c, err2 := strconv.Atoi(parts[2])
+		if err1 != nil || err2 != nil {
+			return s, 0, 0
+		}
+		return parts[0], l, c
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		fi, li, ci := pos(list[i])
+		fj, lj, cj := pos(list[j])
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		return ci < cj
+	})
 }
 
 func prefixed(where, msg string) string {
@@ -295,26 +345,33 @@ func IsPlaceholder(pub string) bool {
 func (r *reconciler) newKey(prefix nkeys.PrefixByte, name string) (string, nkeys.KeyPair) {
 	if r.dryRun {
 		pub := placeholder(prefix, name)
+		r.mu.Lock()
 		r.fake[pub] = true
+		r.mu.Unlock()
 		return pub, nil
 	}
 	kp, err := nkeys.CreatePair(prefix)
 	if err != nil {
-		r.p.add("create key: %v", err)
+		r.add("", "create key: %v", err)
 		return placeholder(prefix, name), nil
 	}
 	pub := pubKey(kp)
+	r.mu.Lock()
 	r.newKeys[pub] = kp
+	r.mu.Unlock()
 	return pub, kp
 }
 
 // key returns the key pair of pub: generated in this run or in the
 // keystore; nil when its seed is not here.
 func (r *reconciler) key(pub string) nkeys.KeyPair {
-	if kp := r.newKeys[pub]; kp != nil {
+	r.mu.Lock()
+	kp, fake := r.newKeys[pub], r.fake[pub]
+	r.mu.Unlock()
+	if kp != nil {
 		return kp
 	}
-	if r.fake[pub] {
+	if fake {
 		return nil
 	}
 	kp, err := r.h.readKey(pub)
@@ -327,26 +384,28 @@ func (r *reconciler) key(pub string) nkeys.KeyPair {
 // hasKey reports whether pub's seed is here or will be (a dry run's
 // generated keys count).
 func (r *reconciler) hasKey(pub string) bool {
-	if r.newKeys[pub] != nil || r.fake[pub] {
+	r.mu.Lock()
+	known := r.newKeys[pub] != nil || r.fake[pub]
+	r.mu.Unlock()
+	if known {
 		return true
 	}
 	return r.h.hasKey(pub)
 }
 
-// plan works out every object.
+// plan works out every object, each step for all accounts in parallel.
 func (r *reconciler) plan() {
 	r.checkNames()
 	if len(r.p.list) > 0 {
 		return
 	}
+	r.accounts = make([]*accountPlan, len(r.s.Accounts))
+	parallel(len(r.s.Accounts), func(i int) { r.accounts[i] = r.buildAccount(&r.s.Accounts[i]) })
 	r.byName = map[string]*AccountInfo{}
 	desired := map[string]bool{}
-	for i := range r.s.Accounts {
-		d := &r.s.Accounts[i]
-		desired[d.Name] = true
-		ap := r.buildAccount(d)
-		r.accounts = append(r.accounts, ap)
-		r.byName[d.Name] = ap.view
+	for _, ap := range r.accounts {
+		desired[ap.d.Name] = true
+		r.byName[ap.d.Name] = ap.view
 	}
 	for _, a := range r.snap.accounts {
 		if desired[a.Name] {
@@ -362,18 +421,11 @@ func (r *reconciler) plan() {
 			r.unmanaged = append(r.unmanaged, ObjectChange{Action: Unmanaged, Account: a.Name, Before: a.Claims})
 		}
 	}
-	for _, ap := range r.accounts {
-		r.buildImports(ap)
+	r.byPub = pubIndex(r.byName)
+	for _, step := range []func(*accountPlan){r.buildImports, r.checkImports, r.buildUsers, r.finishAccount} {
+		parallel(len(r.accounts), func(i int) { step(r.accounts[i]) })
 	}
-	for _, ap := range r.accounts {
-		r.checkImports(ap)
-	}
-	for _, ap := range r.accounts {
-		r.buildUsers(ap)
-	}
-	for _, ap := range r.accounts {
-		r.finishAccount(ap)
-	}
+	sortProblems(r.p.list)
 }
 
 // checkNames refuses duplicate, invalid and reserved account names.
@@ -392,7 +444,7 @@ func (r *reconciler) checkNames() {
 		}
 		low := strings.ToLower(d.Name)
 		if prev, ok := seen[low]; ok {
-			r.p.addKind(ErrExists, "%s", prefixed(d.Where, fmt.Sprintf("account %q is given twice (or differs only in case from %q)", d.Name, prev)))
+			r.addKind(ErrExists, d.Where, "account %q is given twice (or differs only in case from %q)", d.Name, prev)
 		}
 		seen[low] = d.Name
 		if d.Name == sysName || d.Name == SystemAccountName {
@@ -400,7 +452,7 @@ func (r *reconciler) checkNames() {
 		}
 		for _, a := range r.snap.accounts {
 			if a.Name != d.Name && strings.EqualFold(a.Name, d.Name) {
-				r.p.addKind(ErrExists, "%s", prefixed(d.Where, fmt.Sprintf("account %q differs only in case from the existing account %q", d.Name, a.Name)))
+				r.addKind(ErrExists, d.Where, "account %q differs only in case from the existing account %q", d.Name, a.Name)
 			}
 		}
 	}
@@ -409,6 +461,11 @@ func (r *reconciler) checkNames() {
 // result lists the changes, by account then user name.
 func (r *reconciler) result() *Reconciliation {
 	out := &Reconciliation{Unmanaged: r.unmanaged}
+	for _, ap := range r.accounts {
+		if ap.cur != nil {
+			out.Current = append(out.Current, *ap.cur)
+		}
+	}
 	aps := append([]*accountPlan(nil), r.accounts...)
 	sort.Slice(aps, func(i, j int) bool { return aps[i].d.Name < aps[j].d.Name })
 	for _, ap := range aps {

@@ -301,8 +301,8 @@ func (r *reconciler) buildImports(ap *accountPlan) {
 		label := fmt.Sprintf("import %q", im.Subject)
 		src := r.source(di.Account)
 		if src == "" {
-			r.p.addKind(ErrNotFound, "%s", prefixed(di.Where, fmt.Sprintf("%s: source account %q is neither an account of the file or the home (%s) nor an account public key",
-				label, di.Account, strings.Join(sortedKeys(r.byName), ", "))))
+			r.addKind(ErrNotFound, di.Where, "%s: source account %q is neither an account of the file or the home (%s) nor an account public key",
+				label, di.Account, nameList(r.byName))
 			continue
 		}
 		im.Account = src
@@ -318,6 +318,15 @@ func (r *reconciler) buildImports(ap *accountPlan) {
 	ap.ac.Imports = jwt.Imports(inHomeOrder(want, cur, func(a, b *jwt.Import) bool {
 		return a.Account == b.Account && a.Subject == b.Subject && a.Type == b.Type
 	}))
+}
+
+// nameList names at most 20 accounts, for messages.
+func nameList(byName map[string]*AccountInfo) string {
+	names := sortedKeys(byName)
+	if len(names) > 20 {
+		return strings.Join(names[:20], ", ") + fmt.Sprintf(", and %d more", len(names)-20)
+	}
+	return strings.Join(names, ", ")
 }
 
 // source resolves an import's source account: a name of the state or the
@@ -336,12 +345,7 @@ func (r *reconciler) source(ref string) string {
 // account of the home needs: the one the import has when it is still
 // valid, else a new one ("" in a dry run, or when none is needed).
 func (r *reconciler) token(ap *accountPlan, im *jwt.Import, cur jwt.Imports, where, label string) string {
-	var src *AccountInfo
-	for _, a := range r.byName {
-		if a.Pub == im.Account {
-			src = a
-		}
-	}
+	src := r.byPub[im.Account]
 	if src == nil {
 		return ""
 	}
@@ -353,7 +357,7 @@ func (r *reconciler) token(ap *accountPlan, im *jwt.Import, cur jwt.Imports, whe
 		if c != nil && c.Account == im.Account && c.Subject == im.Subject && c.Type == im.Type && c.Token != "" {
 			test := *im
 			test.Token = c.Token
-			if probs, _, _ := importProblems(ap.view, &test, r.byName, r.now); len(probs) == 0 {
+			if probs, _, _ := importProblemsFrom(ap.view, &test, src, r.now); len(probs) == 0 {
 				return c.Token
 			}
 		}
@@ -444,13 +448,13 @@ func (r *reconciler) checkImports(ap *accountPlan) {
 		if n, ok := deletedPubs[im.Account]; ok {
 			q.add("account %s, the source, is not in the file and --prune deletes it", n)
 		}
-		probs, _, _ := importProblems(ap.view, im, r.byName, r.now)
+		probs, _, _ := importProblemsFrom(ap.view, im, r.byPub[im.Account], r.now)
 		for _, pr := range probs {
 			if !(ap.pendingTokens[im] && strings.Contains(pr, pendingToken)) {
 				q.add("%s", pr)
 			}
 		}
-		if c := importCycle(r.byName, ap.view, im); c != "" {
+		if c := importCycleIn(r.byPub, ap.view, im); c != "" {
 			q.add("%s", c)
 		}
 		r.merge(di.Where, fmt.Sprintf("import %q", im.Subject), q)

@@ -1,7 +1,6 @@
 package authority
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/nats-io/jwt/v2"
@@ -31,12 +30,12 @@ func (r *reconciler) buildUsers(ap *accountPlan) {
 		d := &ap.d.Users[i]
 		low := strings.ToLower(d.Name)
 		if prev, ok := listed[low]; ok {
-			r.p.addKind(ErrExists, "%s", prefixed(d.Where, fmt.Sprintf("user %q is given twice in account %s (or differs only in case from %q)", d.Name, ap.d.Name, prev)))
+			r.addKind(ErrExists, d.Where, "user %q is given twice in account %s (or differs only in case from %q)", d.Name, ap.d.Name, prev)
 			continue
 		}
 		listed[low] = d.Name
 		if u := byLower[low]; u != nil && u.Name != d.Name {
-			r.p.addKind(ErrExists, "%s", prefixed(d.Where, fmt.Sprintf("user %q differs only in case from the existing user %q of account %s", d.Name, u.Name, ap.d.Name)))
+			r.addKind(ErrExists, d.Where, "user %q differs only in case from the existing user %q of account %s", d.Name, u.Name, ap.d.Name)
 			continue
 		}
 		ap.users = append(ap.users, r.buildUser(ap, d, byName[d.Name]))

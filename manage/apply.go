@@ -72,10 +72,7 @@ func (m *Manager) Plan(ctx context.Context, f *declare.File, o PlanOptions) (*de
 		return nil, err
 	}
 	p := declare.NewPlan(f, m.home.Dir(), rec)
-	accs, err := m.fileAccounts(f)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
+	accs := rec.Current
 	m.mu.Lock()
 	tg, err := m.targets(ctx)
 	m.mu.Unlock()
@@ -120,12 +117,8 @@ func (m *Manager) Apply(ctx context.Context, f *declare.File, o ApplyOptions) (*
 		for _, a := range rec.Published {
 			changed[a.Name] = true
 		}
-		accs, err := m.fileAccounts(f)
-		if err != nil {
-			return err
-		}
 		var rest []authority.AccountInfo
-		for _, a := range accs {
+		for _, a := range rec.Current {
 			if !changed[a.Name] {
 				rest = append(rest, a)
 			}
@@ -188,25 +181,6 @@ func reconcileEntry(f *declare.File, ch authority.ObjectChange) audit.Entry {
 			Name: ch.User, Pub: uc.Subject, Claims: uc}
 	}
 	return userEntry(action, before, ch.UserInfo, detail)
-}
-
-// fileAccounts are the home's accounts that f names.
-func (m *Manager) fileAccounts(f *declare.File) ([]authority.AccountInfo, error) {
-	accs, _, err := m.home.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	named := map[string]bool{}
-	for _, a := range f.Accounts {
-		named[a.Name] = true
-	}
-	var out []authority.AccountInfo
-	for _, a := range accs {
-		if named[a.Name] {
-			out = append(out, a)
-		}
-	}
-	return out, nil
 }
 
 // storeDriftEntry is one account whose copy in a store differs.
