@@ -556,7 +556,6 @@ func (r *reconciler) commit(out *Reconciliation) error {
 			}
 			info.Name = j.ap.d.Name
 			j.ap.signed = info
-			data[i][0] = []byte(info.JWT)
 			return
 		}
 		errs[i] = r.signUser(j.ap, j.up, &data[i])
@@ -567,14 +566,18 @@ func (r *reconciler) commit(out *Reconciliation) error {
 		}
 	}
 	for i, j := range jobs {
-		if j.up == nil {
-			t.put(r.h.accountJWTPath(j.ap.d.Name), data[i][0])
-			continue
+		if j.up != nil {
+			t.put(r.h.userJWTPath(j.ap.d.Name, j.up.d.Name), data[i][0])
+			if data[i][1] != nil {
+				t.put(r.h.CredsPath(j.ap.d.Name, j.up.d.Name), data[i][1])
+			}
 		}
-		t.put(r.h.userJWTPath(j.ap.d.Name, j.up.d.Name), data[i][0])
-		if data[i][1] != nil {
-			t.put(r.h.CredsPath(j.ap.d.Name, j.up.d.Name), data[i][1])
-		}
+	}
+	// Accounts last, exporters before importers: a node watching the home
+	// applies them in this order.
+	out.Published = exportersFirst(r.accounts)
+	for _, a := range out.Published {
+		t.put(r.h.accountJWTPath(a.Name), []byte(a.JWT))
 	}
 	var prunes []prune
 	for _, ap := range r.accounts {
@@ -613,15 +616,43 @@ func (r *reconciler) commit(out *Reconciliation) error {
 			}
 		}
 	}
-	for _, ap := range r.accounts {
-		if ap.signed != nil {
-			out.Published = append(out.Published, *ap.signed)
-		}
-	}
 	for _, a := range r.deleted {
 		out.Removed = append(out.Removed, *a)
 	}
 	return nil
+}
+
+// exportersFirst orders the signed accounts so that an account comes after
+// the accounts it imports from: a server that gets an import before the
+// export it needs drops the import.
+func exportersFirst(aps []*accountPlan) []AccountInfo {
+	byPub := map[string]*accountPlan{}
+	for _, ap := range aps {
+		if ap.signed != nil {
+			byPub[ap.signed.Pub] = ap
+		}
+	}
+	var out []AccountInfo
+	done := map[*accountPlan]bool{}
+	var visit func(ap *accountPlan)
+	visit = func(ap *accountPlan) {
+		if done[ap] {
+			return
+		}
+		done[ap] = true
+		for _, im := range ap.signed.Claims.Imports {
+			if src := byPub[im.Account]; src != nil {
+				visit(src)
+			}
+		}
+		out = append(out, *ap.signed)
+	}
+	for _, ap := range aps {
+		if ap.signed != nil {
+			visit(ap)
+		}
+	}
+	return out
 }
 
 // signUser signs a changed user and returns its JWT and creds file.
