@@ -125,7 +125,7 @@ func measure(b *testing.B, op func()) {
 		op()
 		n++
 	}
-	b.ReportMetric((cpuTime() - start).Seconds()/float64(n), "cpu-s/op")
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(n), "cpu-s/op")
 }
 
 func benchConfig(dir string) manage.Config {
