@@ -116,7 +116,7 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 // readAccountFast reads one account and, withUsers, its users; nil when
 // the directory holds no account JWT.
 func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, error) {
-	raw, err := os.ReadFile(h.accountJWTPath(name))
+	raw, err := readSmall(h.accountJWTPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -143,7 +143,7 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 			continue
 		}
 		p := h.userJWTPath(name, un)
-		raw, err := os.ReadFile(p)
+		raw, err := readSmall(p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}

@@ -432,10 +432,12 @@ func (r *reconciler) plan() {
 func (r *reconciler) checkNames() {
 	seen := map[string]string{}
 	sysName := ""
+	homeByLower := make(map[string]string, len(r.snap.accounts))
 	for _, a := range r.snap.accounts {
 		if a.System {
 			sysName = a.Name
 		}
+		homeByLower[strings.ToLower(a.Name)] = a.Name
 	}
 	for _, d := range r.s.Accounts {
 		if err := CheckName("account", d.Name); err != nil {
@@ -450,10 +452,8 @@ func (r *reconciler) checkNames() {
 		if d.Name == sysName || d.Name == SystemAccountName {
 			r.add(d.Where, "account %s is the operator's system account; it is managed with the operator (natsauth init), not by a file", d.Name)
 		}
-		for _, a := range r.snap.accounts {
-			if a.Name != d.Name && strings.EqualFold(a.Name, d.Name) {
-				r.addKind(ErrExists, d.Where, "account %q differs only in case from the existing account %q", d.Name, a.Name)
-			}
+		if h, ok := homeByLower[low]; ok && h != d.Name && r.snap.byName[d.Name] == nil {
+			r.addKind(ErrExists, d.Where, "account %q differs only in case from the existing account %q", d.Name, h)
 		}
 	}
 }
