@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,14 +15,22 @@ import (
 	"sync"
 
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 )
 
 // Bulk reads and writes for Reconcile, which looks at and may change every
 // account and user of a home at once (tens of thousands of files).
 
 // parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+func parallel(n int, f func(i int)) { parallelN(n, runtime.GOMAXPROCS(0), f) }
+
+// ioWorkers is how many goroutines write files at once: file system calls
+// wait on the disk as much as they use a processor.
+const ioWorkers = 8
+
+// parallelN runs f(0..n-1) on up to workers goroutines.
+func parallelN(n, workers int, f func(i int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := range n {
 			f(i)
@@ -212,7 +221,7 @@ func (t *txn) commitBulk() (err error) {
 		}
 	}
 	errs := make([]error, len(t.ops))
-	parallel(len(t.ops), func(i int) {
+	parallelN(len(t.ops), ioWorkers, func(i int) {
 		o := t.ops[i]
 		old, rerr := os.ReadFile(o.path)
 		switch {
@@ -273,11 +282,8 @@ func writeTemp(path string, data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	name := tmp.Name()
-	err = tmp.Chmod(fileMode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
+	name := tmp.Name() // created 0600 (fileMode)
+	_, err = tmp.Write(data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -286,6 +292,49 @@ func writeTemp(path string, data []byte) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return name, nil
+}
+
+// fastKey is a key pair that derives its ed25519 private key once: nkeys
+// derives it from the seed at every signature, which would dominate
+// signing a hundred thousand users with one key.
+type fastKey struct {
+	nkeys.KeyPair
+	priv ed25519.PrivateKey
+}
+
+// newFastKey wraps kp; kp itself when its private key cannot be had.
+func newFastKey(kp nkeys.KeyPair) nkeys.KeyPair {
+	enc, err := kp.PrivateKey()
+	if err != nil {
+		return kp
+	}
+	raw, err := nkeys.Decode(nkeys.PrefixBytePrivate, enc)
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return kp
+	}
+	return &fastKey{KeyPair: kp, priv: ed25519.PrivateKey(raw)}
+}
+
+// Sign signs input with the derived private key.
+func (k *fastKey) Sign(input []byte) ([]byte, error) { return ed25519.Sign(k.priv, input), nil }
+
+// userCreds is formatCreds for a user JWT just signed for kp's public key:
+// the same file, without decoding the JWT again and re-deriving the key
+// to check what was just made so.
+func userCreds(tok string, kp nkeys.KeyPair) ([]byte, error) {
+	seed, err := kp.Seed()
+	if err != nil {
+		return nil, fmt.Errorf("format creds: %w", err)
+	}
+	dec, err := jwt.DecorateSeed(seed)
+	if err != nil {
+		return nil, fmt.Errorf("format creds: %w", err)
+	}
+	out := make([]byte, 0, len(tok)+len(dec)+80)
+	out = append(out, "-----BEGIN NATS USER JWT-----\n"...)
+	out = append(out, tok...)
+	out = append(out, "\n------END NATS USER JWT------\n\n"...)
+	return append(out, dec...), nil
 }
 
 // Snapshot returns every account of the home (the system account

@@ -185,7 +185,7 @@ func (h *Home) Reconcile(s DesiredState, dryRun bool) (*Reconciliation, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	r := &reconciler{h: h, s: s, snap: snap, p: p, dryRun: dryRun, now: time.Now(),
-		newKeys: map[string]nkeys.KeyPair{}, fake: map[string]bool{}, strict: h.opClaims.StrictSigningKeyUsage}
+		newKeys: map[string]nkeys.KeyPair{}, fake: map[string]bool{}, signers: map[string]nkeys.KeyPair{}, strict: h.opClaims.StrictSigningKeyUsage}
 	r.plan()
 	if err := p.err(); err != nil {
 		return nil, err
@@ -218,6 +218,7 @@ type reconciler struct {
 	unmanaged []ObjectChange
 	newKeys   map[string]nkeys.KeyPair // keys generated in this run, by public key
 	fake      map[string]bool          // a dry run's placeholders for keys to generate
+	signers   map[string]nkeys.KeyPair // keys that sign, private key derived once
 }
 
 // accountPlan is one desired account worked out.
@@ -366,12 +367,14 @@ func (r *reconciler) newKey(prefix nkeys.PrefixByte, name string) (string, nkeys
 // keystore; nil when its seed is not here.
 func (r *reconciler) key(pub string) nkeys.KeyPair {
 	r.mu.Lock()
-	kp, fake := r.newKeys[pub], r.fake[pub]
+	kp, fake, fast := r.newKeys[pub], r.fake[pub], r.signers[pub]
 	r.mu.Unlock()
-	if kp != nil {
+	switch {
+	case fast != nil:
+		return fast
+	case kp != nil:
 		return kp
-	}
-	if fake {
+	case fake:
 		return nil
 	}
 	kp, err := r.h.readKey(pub)
@@ -379,6 +382,23 @@ func (r *reconciler) key(pub string) nkeys.KeyPair {
 		return nil
 	}
 	return kp
+}
+
+// signer is key for a key that signs many JWTs: its private key derived
+// once (see fastKey).
+func (r *reconciler) signer(pub string) nkeys.KeyPair {
+	kp := r.key(pub)
+	if kp == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.signers[pub]; f != nil {
+		return f
+	}
+	f := newFastKey(kp)
+	r.signers[pub] = f
+	return f
 }
 
 // hasKey reports whether pub's seed is here or will be (a dry run's
@@ -519,6 +539,7 @@ func (r *reconciler) commit(out *Reconciliation) error {
 	if err != nil {
 		return err
 	}
+	signer = newFastKey(signer)
 	var t txn
 	for _, kp := range r.newKeys {
 		if _, err := r.h.stageKey(&t, kp); err != nil {
@@ -657,7 +678,7 @@ func exportersFirst(aps []*accountPlan) []AccountInfo {
 
 // signUser signs a changed user and returns its JWT and creds file.
 func (r *reconciler) signUser(ap *accountPlan, up *userPlan, out *[2][]byte) error {
-	kp := r.key(up.signer)
+	kp := r.signer(up.signer)
 	if kp == nil {
 		return fmt.Errorf("user %s of %s: the seed of signing key %s is not in the keystore", up.d.Name, ap.d.Name, up.signer)
 	}
@@ -671,7 +692,7 @@ func (r *reconciler) signUser(ap *accountPlan, up *userPlan, out *[2][]byte) err
 		uk = r.key(up.uc.Subject)
 	}
 	if uk != nil {
-		if out[1], err = formatCreds(tok, uk); err != nil {
+		if out[1], err = userCreds(tok, uk); err != nil {
 			return err
 		}
 	}
