@@ -314,3 +314,37 @@ func TestWalkthroughFile(t *testing.T) {
 		t.Fatalf("the walkthrough's home does not match the shipped file:\n%s", b.String())
 	}
 }
+
+// Every authority file the project ships — examples and the docs' YAML —
+// applies to an empty home, which then matches it.
+func TestShippedFilesApply(t *testing.T) {
+	files, _ := filepath.Glob("../examples/authority/*.yaml")
+	doc, err := os.ReadFile("../docs/gitops.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[filepath.Base(p)] = string(b)
+	}
+	for i, block := range strings.Split(string(doc), "```yaml\n")[1:] {
+		texts["gitops.md#"+string(rune('a'+i))] = block[:strings.Index(block, "```")]
+	}
+	if len(texts) < 4 {
+		t.Fatalf("only %d files", len(texts))
+	}
+	for name, text := range texts {
+		t.Run(name, func(t *testing.T) {
+			m := open(t, newHome(t))
+			f := parseFile(t, name, text, nil)
+			apply(t, m, f, manage.ApplyOptions{})
+			if p := plan(t, m, f, manage.PlanOptions{}); !p.Empty() {
+				t.Fatalf("after apply: %+v", p.Changes)
+			}
+		})
+	}
+}
