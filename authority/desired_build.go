@@ -306,6 +306,9 @@ func (r *reconciler) buildImports(ap *accountPlan) {
 			continue
 		}
 		im.Account = src
+		if exp := r.byPub[src]; exp != nil {
+			importerTokenIn(exp.Claims, &im, ap.view.Pub)
+		}
 		if im.Name == "" {
 			im.Name = string(im.Subject)
 		}
@@ -318,6 +321,36 @@ func (r *reconciler) buildImports(ap *accountPlan) {
 	ap.ac.Imports = jwt.Imports(inHomeOrder(want, cur, func(a, b *jwt.Import) bool {
 		return a.Account == b.Account && a.Subject == b.Subject && a.Type == b.Type
 	}))
+}
+
+// ImporterTokenOut returns the subject of im, an import from exporter,
+// with the token that carries the importer's public key (an export with an
+// account token position) written as '*': a file names no account key,
+// and Reconcile fills the importer's key in again (in each home its own).
+func ImporterTokenOut(exporter *jwt.AccountClaims, im *jwt.Import, importer string) string {
+	x := coveringExport(exporter, im.Type, string(im.Subject))
+	if x == nil || x.AccountTokenPosition == 0 {
+		return string(im.Subject)
+	}
+	toks := strings.Split(string(im.Subject), ".")
+	if p := int(x.AccountTokenPosition); p <= len(toks) && toks[p-1] == importer {
+		toks[p-1] = "*"
+	}
+	return strings.Join(toks, ".")
+}
+
+// importerTokenIn puts the importer's public key in place of the '*' at
+// the account token position of the export covering im.
+func importerTokenIn(exporter *jwt.AccountClaims, im *jwt.Import, importer string) {
+	x := coveringExport(exporter, im.Type, string(im.Subject))
+	if x == nil || x.AccountTokenPosition == 0 {
+		return
+	}
+	toks := strings.Split(string(im.Subject), ".")
+	if p := int(x.AccountTokenPosition); p <= len(toks) && toks[p-1] == "*" {
+		toks[p-1] = importer
+		im.Subject = jwt.Subject(strings.Join(toks, "."))
+	}
 }
 
 // nameList names at most 20 accounts, for messages.

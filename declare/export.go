@@ -70,8 +70,8 @@ func Export(h *authority.Home, o ExportOptions) ([]byte, error) {
 		now = time.Now()
 	}
 	accounts := &yaml.Node{Kind: yaml.MappingNode}
+	e := exporter{h: h, byPub: byPub, accounts: byName}
 	for _, a := range sel {
-		e := exporter{h: h, byPub: byPub}
 		n := e.account(a)
 		if !o.NoUsers {
 			us := users[a.Name]
@@ -105,8 +105,9 @@ func Export(h *authority.Home, o ExportOptions) ([]byte, error) {
 
 // exporter writes the objects of one home.
 type exporter struct {
-	h     *authority.Home
-	byPub map[string]string // account names by public key
+	h        *authority.Home
+	byPub    map[string]string // account names by public key
+	accounts map[string]*authority.AccountInfo
 }
 
 func (e exporter) account(a *authority.AccountInfo) *yaml.Node {
@@ -167,7 +168,7 @@ func (e exporter) account(a *authority.AccountInfo) *yaml.Node {
 		is := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, im := range ac.Imports {
 			if im != nil {
-				is.Content = append(is.Content, e.imp(im))
+				is.Content = append(is.Content, e.imp(a, im))
 			}
 		}
 		put(n, "imports", is)
@@ -181,9 +182,8 @@ func (e exporter) signingKeys(sks jwt.SigningKeys) *yaml.Node {
 	out := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, k := range keys {
 		n := &yaml.Node{Kind: yaml.MappingNode}
-		if e.h.HasSeed(k) {
-			n.LineComment = k + " (seed in the home it was exported from)"
-		} else {
+		seed := e.h.HasSeed(k)
+		if !seed {
 			put(n, "key", str(k))
 		}
 		if s, ok := sks.GetScope(k); ok && s != nil {
@@ -191,6 +191,10 @@ func (e exporter) signingKeys(sks jwt.SigningKeys) *yaml.Node {
 				put(n, "role", str(us.Role))
 				putNode(n, "template", limits(us.Template, jwt.NewUserScope().Template))
 			}
+		}
+		if seed {
+			// A key of this home: the file applied elsewhere gets another.
+			n.HeadComment = k + " (seed in the home it was exported from)"
 		}
 		if len(n.Content) == 0 {
 			n.Style = yaml.FlowStyle
@@ -319,14 +323,17 @@ func export(x *jwt.Export) *yaml.Node {
 	return n
 }
 
-func (e exporter) imp(im *jwt.Import) *yaml.Node {
+func (e exporter) imp(importer *authority.AccountInfo, im *jwt.Import) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
 	src, inHome := e.byPub[im.Account]
+	subject := string(im.Subject)
 	if !inHome {
 		src = im.Account
+	} else {
+		subject = authority.ImporterTokenOut(e.accounts[src].Claims, im, importer.Pub)
 	}
 	put(n, "account", str(src))
-	put(n, "subject", str(string(im.Subject)))
+	put(n, "subject", str(subject))
 	if im.IsService() {
 		put(n, "type", str("service"))
 	}
