@@ -84,6 +84,7 @@ func decodeUnverified(tok string, v any) error {
 type snapshot struct {
 	accounts []*AccountInfo // by name
 	byName   map[string]*AccountInfo
+	byPub    map[string]*AccountInfo
 	users    map[string][]*UserInfo // by account name, each by user name
 }
 
@@ -109,13 +110,13 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &snapshot{byName: map[string]*AccountInfo{}, users: map[string][]*UserInfo{}}
+	s := &snapshot{byName: map[string]*AccountInfo{}, byPub: map[string]*AccountInfo{}, users: map[string][]*UserInfo{}}
 	for i, a := range accs {
 		if a == nil {
 			continue // a directory without an account JWT
 		}
 		s.accounts = append(s.accounts, a)
-		s.byName[a.Name] = a
+		s.byName[a.Name], s.byPub[a.Pub] = a, a
 		s.users[a.Name] = users[i]
 	}
 	sort.Slice(s.accounts, func(i, j int) bool { return s.accounts[i].Name < s.accounts[j].Name })

@@ -621,19 +621,28 @@ func (r *reconciler) commit(out *Reconciliation) error {
 	for _, d := range prunes {
 		pruneDirs(d.dir, d.stop)
 	}
+	byName := make(map[string]*accountPlan, len(r.accounts))
+	for _, ap := range r.accounts {
+		byName[ap.d.Name] = ap
+	}
+	var users map[string]*userPlan
+	var usersOf *accountPlan
 	for i := range out.Changes {
 		c := &out.Changes[i]
-		for _, ap := range r.accounts {
-			if ap.d.Name != c.Account {
-				continue
-			}
-			if c.User == "" && ap.signed != nil {
-				c.Info, c.After = ap.signed, ap.signed.Claims
-			}
-			for _, up := range ap.users {
-				if c.User == up.d.Name && up.signed != nil {
-					c.UserInfo, c.After = up.signed, up.signed.Claims
+		ap := byName[c.Account]
+		switch {
+		case ap == nil:
+		case c.User == "" && ap.signed != nil:
+			c.Info, c.After = ap.signed, ap.signed.Claims
+		case c.User != "":
+			if usersOf != ap {
+				usersOf, users = ap, make(map[string]*userPlan, len(ap.users))
+				for _, up := range ap.users {
+					users[up.d.Name] = up
 				}
+			}
+			if up := users[c.User]; up != nil && up.signed != nil {
+				c.UserInfo, c.After = up.signed, up.signed.Claims
 			}
 		}
 	}

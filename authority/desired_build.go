@@ -33,10 +33,8 @@ func (r *reconciler) buildAccount(d *DesiredAccount) *accountPlan {
 		case pub == r.h.opClaims.SystemAccount:
 			q.addKind(ErrExists, "public-key %s is the operator's system account", pub)
 		}
-		for _, a := range r.snap.accounts {
-			if a.Pub == pub {
-				q.addKind(ErrExists, "public-key %s is already the key of account %s", pub, a.Name)
-			}
+		if a := r.snap.byPub[pub]; a != nil {
+			q.addKind(ErrExists, "public-key %s is already the key of account %s", pub, a.Name)
 		}
 	default:
 		pub, ap.kp = r.newKey(nkeys.PrefixByteAccount, d.Name)
