@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,6 +87,23 @@ type snapshot struct {
 	byName   map[string]*AccountInfo
 	byPub    map[string]*AccountInfo
 	users    map[string][]*UserInfo // by account name, each by user name
+	// payload holds the JSON claims of users whose Claims are not decoded
+	// yet (see claims): most users of a large home are only compared.
+	payload map[*UserInfo][]byte
+}
+
+// claims decodes u's claims if they are not yet. Users of one account are
+// only ever touched by one goroutine at a time.
+func (s *snapshot) claims(u *UserInfo) (*jwt.UserClaims, error) {
+	if u.Claims != nil {
+		return u.Claims, nil
+	}
+	uc := &jwt.UserClaims{}
+	if err := json.Unmarshal(s.payload[u], uc); err != nil {
+		return nil, fmt.Errorf("read user %s of %s: JWT payload: %w", u.Name, u.Account, err)
+	}
+	u.Claims = uc
+	return uc, nil
 }
 
 // readSnapshot reads the home's accounts (and users) in parallel, without
@@ -103,14 +121,23 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 	}
 	accs := make([]*AccountInfo, len(names))
 	users := make([][]*UserInfo, len(names))
+	payloads := make([][][]byte, len(names))
 	errs := make([]error, len(names))
 	parallel(len(names), func(i int) {
-		accs[i], users[i], errs[i] = h.readAccountFast(names[i], withUsers)
+		accs[i], users[i], payloads[i], errs[i] = h.readAccountFast(names[i], withUsers)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &snapshot{byName: map[string]*AccountInfo{}, byPub: map[string]*AccountInfo{}, users: map[string][]*UserInfo{}}
+	s := &snapshot{byName: map[string]*AccountInfo{}, byPub: map[string]*AccountInfo{}, users: map[string][]*UserInfo{},
+		payload: map[*UserInfo][]byte{}}
+	for i := range users {
+		for j, u := range users[i] {
+			if u.Claims == nil {
+				s.payload[u] = payloads[i][j]
+			}
+		}
+	}
 	for i, a := range accs {
 		if a == nil {
 			continue // a directory without an account JWT
@@ -124,29 +151,31 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 }
 
 // readAccountFast reads one account and, withUsers, its users; nil when
-// the directory holds no account JWT.
-func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, error) {
+// the directory holds no account JWT. A user's claims are left to decode
+// (payloads, see snapshot.claims) when its header says who it is.
+func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, [][]byte, error) {
 	raw, err := readSmall(h.accountJWTPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read account %s: %w", name, err)
+		return nil, nil, nil, fmt.Errorf("read account %s: %w", name, err)
 	}
 	tok := strings.TrimSpace(string(raw))
 	ac := &jwt.AccountClaims{}
 	if err := decodeUnverified(tok, ac); err != nil {
-		return nil, nil, fmt.Errorf("read account %s: %s: %w", name, h.accountJWTPath(name), err)
+		return nil, nil, nil, fmt.Errorf("read account %s: %s: %w", name, h.accountJWTPath(name), err)
 	}
 	acc := &AccountInfo{Name: name, Pub: ac.Subject, JWT: tok, Claims: ac, System: ac.Subject == h.opClaims.SystemAccount}
 	if !withUsers {
-		return acc, nil, nil
+		return acc, nil, nil, nil
 	}
 	entries, err := os.ReadDir(h.usersDir(name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("list users of %s: %w", name, err)
+		return nil, nil, nil, fmt.Errorf("list users of %s: %w", name, err)
 	}
 	var users []*UserInfo
+	var payloads [][]byte
 	for _, e := range entries {
 		un, ok := strings.CutSuffix(e.Name(), ".jwt")
 		if e.IsDir() || !ok || CheckName("user", un) != nil {
@@ -155,17 +184,140 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		p := h.userJWTPath(name, un)
 		raw, err := readSmall(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
+			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}
 		tok := strings.TrimSpace(string(raw))
-		uc := &jwt.UserClaims{}
-		if err := decodeUnverified(tok, uc); err != nil {
-			return nil, nil, fmt.Errorf("read user %s: %s: %w", un, p, err)
+		u := &UserInfo{Account: name, AccountPub: acc.Pub, Name: un, JWT: tok}
+		payload, err := jwtPayload(tok)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read user %s: %s: %w", un, p, err)
 		}
-		users = append(users, &UserInfo{Account: name, AccountPub: acc.Pub, Name: un, Pub: uc.Subject, JWT: tok, Claims: uc})
+		if hdr, ok := scanHeader(payload); ok && hdr.sub != "" {
+			u.Pub = hdr.sub
+		} else {
+			uc := &jwt.UserClaims{}
+			if err := json.Unmarshal(payload, uc); err != nil {
+				return nil, nil, nil, fmt.Errorf("read user %s: %s: JWT payload: %w", un, p, err)
+			}
+			u.Pub, u.Claims = uc.Subject, uc
+		}
+		users = append(users, u)
+		payloads = append(payloads, payload)
 	}
-	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
-	return acc, users, nil
+	idx := make([]int, len(users))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool { return users[idx[i]].Name < users[idx[j]].Name })
+	su, sp := make([]*UserInfo, len(users)), make([][]byte, len(users))
+	for i, k := range idx {
+		su[i], sp[i] = users[k], payloads[k]
+	}
+	return acc, su, sp, nil
+}
+
+// jwtPayload returns the JSON claims of a JWT, unchecked.
+func jwtPayload(tok string) ([]byte, error) {
+	first := strings.IndexByte(tok, '.')
+	last := strings.LastIndexByte(tok, '.')
+	if first < 0 || last <= first {
+		return nil, errors.New("not a JWT (want header.payload.signature)")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok[first+1 : last])
+	if err != nil {
+		return nil, fmt.Errorf("JWT payload: %w", err)
+	}
+	return raw, nil
+}
+
+// header is what comes before "nats" in a JWT's claims, as jwt writes
+// them: enough to know whose they are and to re-create them.
+type header struct {
+	aud, jti, iss, sub string
+	iat                int64
+}
+
+// scanHeader reads the top-level claims of payload up to "nats" without
+// decoding the rest; ok is false when the claims are not as jwt writes
+// them (then they are decoded in full).
+func scanHeader(p []byte) (h header, ok bool) {
+	i := 0
+	skip := func() {
+		for i < len(p) && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
+			i++
+		}
+	}
+	str := func() (string, bool) {
+		if i >= len(p) || p[i] != '"' {
+			return "", false
+		}
+		start := i
+		for i++; i < len(p); i++ {
+			switch p[i] {
+			case '\\':
+				i++
+			case '"':
+				i++
+				s, err := strconv.Unquote(string(p[start:i]))
+				return s, err == nil
+			}
+		}
+		return "", false
+	}
+	skip()
+	if i >= len(p) || p[i] != '{' {
+		return h, false
+	}
+	i++
+	for {
+		skip()
+		key, ok := str()
+		if !ok {
+			return h, false
+		}
+		skip()
+		if i >= len(p) || p[i] != ':' {
+			return h, false
+		}
+		i++
+		skip()
+		if key == "nats" {
+			return h, true
+		}
+		if i < len(p) && p[i] == '"' {
+			v, ok := str()
+			if !ok {
+				return h, false
+			}
+			switch key {
+			case "aud":
+				h.aud = v
+			case "jti":
+				h.jti = v
+			case "iss":
+				h.iss = v
+			case "sub":
+				h.sub = v
+			}
+		} else {
+			start := i
+			for i < len(p) && (p[i] == '-' || p[i] >= '0' && p[i] <= '9') {
+				i++
+			}
+			n, err := strconv.ParseInt(string(p[start:i]), 10, 64)
+			if err != nil {
+				return h, false
+			}
+			if key == "iat" {
+				h.iat = n
+			}
+		}
+		skip()
+		if i >= len(p) || p[i] != ',' {
+			return h, false
+		}
+		i++
+	}
 }
 
 // bulkThreshold is the number of steps from which a transaction commits
@@ -351,6 +503,18 @@ func (h *Home) Snapshot() ([]AccountInfo, map[string][]UserInfo, error) {
 	defer unlock()
 	s, err := h.readSnapshot(true)
 	if err != nil {
+		return nil, nil, err
+	}
+	errs := make([]error, len(s.accounts))
+	parallel(len(s.accounts), func(i int) {
+		for _, u := range s.users[s.accounts[i].Name] {
+			if _, err := s.claims(u); err != nil {
+				errs[i] = err
+				return
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
 	accs := make([]AccountInfo, len(s.accounts))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -191,6 +192,7 @@ func (h *Home) Reconcile(s DesiredState, dryRun bool) (*Reconciliation, error) {
 		return nil, err
 	}
 	out := r.result()
+	lastFastUsers.Store(r.fastUsers.Load())
 	if dryRun {
 		return out, nil
 	}
@@ -199,6 +201,10 @@ func (h *Home) Reconcile(s DesiredState, dryRun bool) (*Reconciliation, error) {
 	}
 	return out, nil
 }
+
+// lastFastUsers is how many users the last Reconcile found unchanged on
+// its fast path (for tests).
+var lastFastUsers atomic.Int64
 
 // reconciler holds one run of Reconcile.
 type reconciler struct {
@@ -219,6 +225,7 @@ type reconciler struct {
 	newKeys   map[string]nkeys.KeyPair // keys generated in this run, by public key
 	fake      map[string]bool          // a dry run's placeholders for keys to generate
 	signers   map[string]nkeys.KeyPair // keys that sign, private key derived once
+	fastUsers atomic.Int64             // users found unchanged without decoding them
 }
 
 // accountPlan is one desired account worked out.

@@ -121,3 +121,36 @@ func TestReconcileDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("a second reconcile: %+v %v", rec, err)
 	}
 }
+
+// Users that did not change are recognized without decoding their JWTs,
+// whether Reconcile or the CLI's path (AddUserWith, EditUser) made them.
+func TestUnchangedUsersTakeTheFastPath(t *testing.T) {
+	h := newHome(t)
+	s := DesiredState{Accounts: []DesiredAccount{{Name: "A", Limits: DefaultLimits(), SigningKeys: []DesiredSigningKey{{}, {Role: "r", Template: jwt.NewUserScope().Template}}}}}
+	for i := range 5 {
+		perms := DefaultUserLimits()
+		perms.Pub.Allow = jwt.StringList{"b.>", "a.>"}
+		perms.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
+		perms.Src = jwt.CIDRList{"10.0.0.0/8"}
+		s.Accounts[0].Users = append(s.Accounts[0].Users, DesiredUser{Name: fmt.Sprintf("u%d", i), Permissions: perms, Tags: []string{"T"}})
+	}
+	s.Accounts[0].Users = append(s.Accounts[0].Users, DesiredUser{Name: "scoped", SigningKey: "r", Permissions: DefaultUserLimits()})
+	if _, err := h.Reconcile(s, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AddUser("A", "cli", UserEdit{AllowPub: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Accounts[0].Users = append(s.Accounts[0].Users, DesiredUser{Name: "cli", Permissions: func() jwt.UserPermissionLimits {
+		p := DefaultUserLimits()
+		p.Pub.Allow = jwt.StringList{"x"}
+		return p
+	}()})
+	rec, err := h.Reconcile(s, true)
+	if err != nil || len(rec.Changes) != 0 {
+		t.Fatalf("%+v %v", rec, err)
+	}
+	if n := lastFastUsers.Load(); n != 7 {
+		t.Fatalf("%d of 7 unchanged users took the fast path", n)
+	}
+}

@@ -1,6 +1,8 @@
 package authority
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 
 	"github.com/nats-io/jwt/v2"
@@ -45,16 +47,30 @@ func (r *reconciler) buildUsers(ap *accountPlan) {
 			continue
 		}
 		if r.s.Prune {
-			ap.gone = append(ap.gone, u)
+			if r.decoded(ap, u) {
+				ap.gone = append(ap.gone, u)
+			}
 			continue
 		}
 		r.checkKept(ap, u)
 	}
 }
 
+// decoded makes sure u's claims are decoded, reporting when they cannot be.
+func (r *reconciler) decoded(ap *accountPlan, u *UserInfo) bool {
+	if _, err := r.snap.claims(u); err != nil {
+		r.add(ap.d.Where, "account %s: %v", ap.d.Name, err)
+		return false
+	}
+	return true
+}
+
 // checkKept checks that a user the state leaves as it is still works with
 // the account as it will be.
 func (r *reconciler) checkKept(ap *accountPlan, u *UserInfo) {
+	if !r.decoded(ap, u) {
+		return
+	}
 	iss := u.Claims.Issuer
 	if iss != ap.view.Pub && !ap.ac.SigningKeys.Contains(iss) {
 		r.add(ap.d.Where, "account %s: user %s is signed by %s, which the file removes from the account, and servers would refuse it: "+
@@ -78,6 +94,14 @@ func validUnscoped(ap *accountPlan, k string) bool {
 
 // buildUser works out one desired user.
 func (r *reconciler) buildUser(ap *accountPlan, d *DesiredUser, cur *UserInfo) *userPlan {
+	if cur != nil && cur.Claims == nil {
+		if up := r.unchangedUser(ap, d, cur); up != nil {
+			return up
+		}
+		if !r.decoded(ap, cur) {
+			return &userPlan{d: d, cur: cur}
+		}
+	}
 	up := &userPlan{d: d, cur: cur}
 	label := "user " + d.Name
 	q := newProblems("")
@@ -230,4 +254,58 @@ func (r *reconciler) defaultSigner(ap *accountPlan) string {
 	}
 	ap.signerFailed = ap.signer == ""
 	return ap.signer
+}
+
+// unchangedUser is the fast path of buildUser for a user whose claims are
+// not decoded: the desired claims are built from the file and the stored
+// header alone, and compared byte for byte with the stored claims. It
+// returns nil when they differ (or cannot be built so): buildUser then
+// decodes the user and works it out in full.
+func (r *reconciler) unchangedUser(ap *accountPlan, d *DesiredUser, cur *UserInfo) *userPlan {
+	payload := r.snap.payload[cur]
+	hdr, ok := scanHeader(payload)
+	if !ok || hdr.sub != cur.Pub || d.PublicKey != "" && d.PublicKey != cur.Pub || CheckName("user", d.Name) != nil {
+		return nil
+	}
+	q := newProblems("")
+	uc := &jwt.UserClaims{}
+	uc.Audience, uc.ID, uc.IssuedAt, uc.Subject, uc.Name = hdr.aud, hdr.jti, hdr.iat, cur.Pub, d.Name
+	uc.Type, uc.Version = jwt.UserClaim, 2
+	uc.Tags = jwt.TagList(normTags(d.Tags, nil))
+	uc.Expires, uc.NotBefore = unixOrZero(d.Expires), unixOrZero(d.Start)
+	k := hdr.iss
+	if d.SigningKey != "" {
+		k = ""
+		for key := range ap.ac.SigningKeys {
+			if us := scopeOf(ap.ac.SigningKeys, key); us != nil && us.Role == d.SigningKey {
+				k = key
+			}
+		}
+		if k != hdr.iss || !sameJSON(d.Permissions, DefaultUserLimits()) && !sameJSON(d.Permissions, jwt.UserPermissionLimits{}) {
+			return nil
+		}
+	} else {
+		if !validUnscoped(ap, k) {
+			return nil
+		}
+		uc.UserPermissionLimits = normLimits(q, d.Permissions, nil)
+		if uc.BearerToken && ap.ac.Limits.DisallowBearer {
+			return nil
+		}
+	}
+	setIssuer(uc, ap.view.Pub, k)
+	for _, t := range d.Tags {
+		if checkTag(t) != nil {
+			return nil
+		}
+	}
+	if len(q.list) > 0 {
+		return nil
+	}
+	got, err := json.Marshal(uc)
+	if err != nil || !bytes.Equal(got, payload) {
+		return nil
+	}
+	r.fastUsers.Add(1)
+	return &userPlan{d: d, cur: cur, uc: uc}
 }
