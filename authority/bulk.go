@@ -88,8 +88,15 @@ type snapshot struct {
 	byPub    map[string]*AccountInfo
 	users    map[string][]*UserInfo // by account name, each by user name
 	// payload holds the JSON claims of users whose Claims are not decoded
-	// yet (see claims): most users of a large home are only compared.
-	payload map[*UserInfo][]byte
+	// yet (see claims), and their header: most users of a large home are
+	// only compared.
+	payload map[*UserInfo]lazyClaims
+}
+
+// lazyClaims are a user's claims as stored, not decoded yet.
+type lazyClaims struct {
+	json []byte
+	hdr  header
 }
 
 // claims decodes u's claims if they are not yet. Users of one account are
@@ -99,7 +106,7 @@ func (s *snapshot) claims(u *UserInfo) (*jwt.UserClaims, error) {
 		return u.Claims, nil
 	}
 	uc := &jwt.UserClaims{}
-	if err := json.Unmarshal(s.payload[u], uc); err != nil {
+	if err := json.Unmarshal(s.payload[u].json, uc); err != nil {
 		return nil, fmt.Errorf("read user %s of %s: JWT payload: %w", u.Name, u.Account, err)
 	}
 	u.Claims = uc
@@ -121,7 +128,7 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 	}
 	accs := make([]*AccountInfo, len(names))
 	users := make([][]*UserInfo, len(names))
-	payloads := make([][][]byte, len(names))
+	payloads := make([][]lazyClaims, len(names))
 	errs := make([]error, len(names))
 	parallel(len(names), func(i int) {
 		accs[i], users[i], payloads[i], errs[i] = h.readAccountFast(names[i], withUsers)
@@ -130,7 +137,7 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 		return nil, err
 	}
 	s := &snapshot{byName: map[string]*AccountInfo{}, byPub: map[string]*AccountInfo{}, users: map[string][]*UserInfo{},
-		payload: map[*UserInfo][]byte{}}
+		payload: map[*UserInfo]lazyClaims{}}
 	for i := range users {
 		for j, u := range users[i] {
 			if u.Claims == nil {
@@ -153,7 +160,7 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 // readAccountFast reads one account and, withUsers, its users; nil when
 // the directory holds no account JWT. A user's claims are left to decode
 // (payloads, see snapshot.claims) when its header says who it is.
-func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, [][]byte, error) {
+func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, []lazyClaims, error) {
 	raw, err := readSmall(h.accountJWTPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil, nil
@@ -175,7 +182,7 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		return nil, nil, nil, fmt.Errorf("list users of %s: %w", name, err)
 	}
 	var users []*UserInfo
-	var payloads [][]byte
+	var payloads []lazyClaims
 	for _, e := range entries {
 		un, ok := strings.CutSuffix(e.Name(), ".jwt")
 		if e.IsDir() || !ok || CheckName("user", un) != nil {
@@ -192,7 +199,8 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s: %s: %w", un, p, err)
 		}
-		if hdr, ok := scanHeader(payload); ok && hdr.sub != "" {
+		hdr, ok := scanHeader(payload)
+		if ok && hdr.sub != "" {
 			u.Pub = hdr.sub
 		} else {
 			uc := &jwt.UserClaims{}
@@ -202,14 +210,14 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 			u.Pub, u.Claims = uc.Subject, uc
 		}
 		users = append(users, u)
-		payloads = append(payloads, payload)
+		payloads = append(payloads, lazyClaims{json: payload, hdr: hdr})
 	}
 	idx := make([]int, len(users))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.Slice(idx, func(i, j int) bool { return users[idx[i]].Name < users[idx[j]].Name })
-	su, sp := make([]*UserInfo, len(users)), make([][]byte, len(users))
+	su, sp := make([]*UserInfo, len(users)), make([]lazyClaims, len(users))
 	for i, k := range idx {
 		su[i], sp[i] = users[k], payloads[k]
 	}

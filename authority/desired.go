@@ -171,6 +171,13 @@ type Reconciliation struct {
 // Where, and writes nothing. An object whose claims already match is not
 // re-signed, so reconciling twice changes nothing the second time.
 func (h *Home) Reconcile(s DesiredState, dryRun bool) (*Reconciliation, error) {
+	return h.ReconcileFrom(func() (DesiredState, error) { return s, nil }, dryRun)
+}
+
+// ReconcileFrom is Reconcile of the state load returns; load runs while
+// the home is read (parsing a large file takes as long as reading a large
+// home). An error of load is returned as it is.
+func (h *Home) ReconcileFrom(load func() (DesiredState, error), dryRun bool) (*Reconciliation, error) {
 	op := "apply"
 	if dryRun {
 		op = "plan"
@@ -181,7 +188,17 @@ func (h *Home) Reconcile(s DesiredState, dryRun bool) (*Reconciliation, error) {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := h.readSnapshot(true)
+	var snap *snapshot
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		snap, err = h.readSnapshot(true)
+	}()
+	s, lerr := load()
+	<-read
+	if lerr != nil {
+		return nil, lerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

@@ -262,9 +262,9 @@ func (r *reconciler) defaultSigner(ap *accountPlan) string {
 // returns nil when they differ (or cannot be built so): buildUser then
 // decodes the user and works it out in full.
 func (r *reconciler) unchangedUser(ap *accountPlan, d *DesiredUser, cur *UserInfo) *userPlan {
-	payload := r.snap.payload[cur]
-	hdr, ok := scanHeader(payload)
-	if !ok || hdr.sub != cur.Pub || d.PublicKey != "" && d.PublicKey != cur.Pub || CheckName("user", d.Name) != nil {
+	stored := r.snap.payload[cur]
+	payload, hdr := stored.json, stored.hdr
+	if hdr.sub != cur.Pub || d.PublicKey != "" && d.PublicKey != cur.Pub || CheckName("user", d.Name) != nil {
 		return nil
 	}
 	q := newProblems("")

@@ -131,6 +131,39 @@ type File struct {
 	Accounts []authority.DesiredAccount
 }
 
+// Source is an authority file to use: a parsed *File, or one being
+// parsed (Load).
+type Source interface {
+	// Parsed waits for the file to be parsed and returns it, or the error
+	// Parse returned.
+	Parsed() (*File, error)
+}
+
+// Parsed returns f: a parsed file is a Source.
+func (f *File) Parsed() (*File, error) { return f, nil }
+
+// Load parses a file in the background: a plan reads the home meanwhile
+// (for a large file and home each takes about as long as the other).
+func Load(name string, data []byte, o Options) Source {
+	l := &loading{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.f, l.err = Parse(name, data, o)
+	}()
+	return l
+}
+
+type loading struct {
+	done chan struct{}
+	f    *File
+	err  error
+}
+
+func (l *loading) Parsed() (*File, error) {
+	<-l.done
+	return l.f, l.err
+}
+
 // State is the desired state the file describes. withUsers false leaves
 // users out (users are then left as they are); prune deletes what the file
 // does not name.

@@ -57,17 +57,24 @@ type Applied struct {
 	Creds []string
 }
 
-// Plan says what applying f to the home would change, object by object
+// Plan says what applying the file src to the home would change, object by object
 // and field by field, and which accounts the stores the home's servers
 // read (and the servers of o.Remote) serve differently from the home. It
 // changes nothing. A file the home cannot take is refused whole (an
 // *authority.ValidationError naming every problem with its line and
 // column).
-func (m *Manager) Plan(ctx context.Context, f *declare.File, o PlanOptions) (*declare.Plan, error) {
+func (m *Manager) Plan(ctx context.Context, src declare.Source, o PlanOptions) (*declare.Plan, error) {
 	if err := o.Remote.Check(); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	rec, err := m.home.Reconcile(f.State(!o.NoUsers, o.Prune), true)
+	var f *declare.File
+	rec, err := m.home.ReconcileFrom(func() (authority.DesiredState, error) {
+		var err error
+		if f, err = src.Parsed(); err != nil {
+			return authority.DesiredState{}, err
+		}
+		return f.State(!o.NoUsers, o.Prune), nil
+	}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +93,7 @@ func (m *Manager) Plan(ctx context.Context, f *declare.File, o PlanOptions) (*de
 	return p, nil
 }
 
-// Apply makes the home match f in one change: every object checked, then
+// Apply makes the home match the file src in one change: every object checked, then
 // one commit; one audit entry per object changed, its actor the file (name
 // and content hash) and the user of ctx; the changed accounts — and those
 // of the file whose copy in a store the servers read is missing or older —
@@ -95,8 +102,12 @@ func (m *Manager) Plan(ctx context.Context, f *declare.File, o PlanOptions) (*de
 // on one home never interleave: the second waits for the first (at most
 // Config.LockTimeout). A change that is saved but did not reach every
 // server is a *PublishError.
-func (m *Manager) Apply(ctx context.Context, f *declare.File, o ApplyOptions) (*Applied, error) {
+func (m *Manager) Apply(ctx context.Context, src declare.Source, o ApplyOptions) (*Applied, error) {
 	out := &Applied{}
+	f, err := src.Parsed()
+	if err != nil {
+		return out, err
+	}
 	var created []*authority.UserInfo
 	actx := fileActor(ctx, f)
 	res, err := m.run(actx, func(c *change) error {

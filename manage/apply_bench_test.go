@@ -159,11 +159,8 @@ func BenchmarkPlanEmptyHome(b *testing.B) {
 	}
 	defer m.Close()
 	measure(b, func() {
-		f, err := declare.Parse("bench.yaml", data, declare.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := m.Plan(context.Background(), f, manage.PlanOptions{})
+		// As natsauth plan does: the file parsed while the home is read.
+		p, err := m.Plan(context.Background(), declare.Load("bench.yaml", data, declare.Options{}), manage.PlanOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -196,11 +193,8 @@ func BenchmarkPlanNoChanges(b *testing.B) {
 	}
 	defer m.Close()
 	measure(b, func() {
-		f, err := declare.Parse("bench.yaml", data, declare.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := m.Plan(context.Background(), f, manage.PlanOptions{})
+		// As natsauth plan does: the file parsed while the home is read.
+		p, err := m.Plan(context.Background(), declare.Load("bench.yaml", data, declare.Options{}), manage.PlanOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -39,8 +39,8 @@ func (f *fileFlags) bind(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 }
 
-// parse reads and parses the file.
-func (f *fileFlags) parse(a *app) (*declare.File, error) {
+// load reads the file and starts parsing it.
+func (f *fileFlags) load() (declare.Source, error) {
 	if f.file == "" {
 		return nil, fmt.Errorf("which file? give -f FILE")
 	}
@@ -58,7 +58,7 @@ func (f *fileFlags) parse(a *app) (*declare.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return declare.Parse(f.file, data, declare.Options{Vars: vars, Set: set})
+	return declare.Load(f.file, data, declare.Options{Vars: vars, Set: set}), nil
 }
 
 // planExit makes plan exit 2 when the home does not match the file.
@@ -158,7 +158,7 @@ line and column of every problem).`,
 }
 
 func (a *app) plan(ctx context.Context, f fileFlags, remote manage.Remote) error {
-	file, err := f.parse(a)
+	file, err := f.load()
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (a *app) plan(ctx context.Context, f fileFlags, remote manage.Remote) error
 	if !p.Empty() {
 		c, u, d := p.Counts()
 		return planExit{fmt.Sprintf("plan: the home does not match %s: %d to create, %d to update, %d to delete, %d drifted",
-			file.Name, c, u, d, len(p.Drift))}
+			p.File, c, u, d, len(p.Drift))}
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ file twice changes nothing the second time.`,
   natsauth apply -f authority.yaml --home /srv/prod --set ORDERS_CONNECTIONS=5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			file, err := f.parse(a)
+			file, err := f.load()
 			if err != nil {
 				return err
 			}
