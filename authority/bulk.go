@@ -177,7 +177,8 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 	if !withUsers {
 		return acc, nil, nil, nil
 	}
-	entries, err := os.ReadDir(h.usersDir(name))
+	usersDir := h.usersDir(name)
+	entries, err := os.ReadDir(usersDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil, fmt.Errorf("list users of %s: %w", name, err)
 	}
@@ -188,7 +189,7 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		if e.IsDir() || !ok || CheckName("user", un) != nil {
 			continue
 		}
-		p := h.userJWTPath(name, un)
+		p := usersDir + string(filepath.Separator) + e.Name() // = userJWTPath, without cleaning it again
 		raw, err := readSmall(p)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
@@ -255,22 +256,27 @@ func scanHeader(p []byte) (h header, ok bool) {
 			i++
 		}
 	}
-	str := func() (string, bool) {
+	// raw returns a string's bytes, unquoted only when it has escapes.
+	raw := func() ([]byte, bool) {
 		if i >= len(p) || p[i] != '"' {
-			return "", false
+			return nil, false
 		}
-		start := i
+		start, escaped := i, false
 		for i++; i < len(p); i++ {
 			switch p[i] {
 			case '\\':
 				i++
+				escaped = true
 			case '"':
 				i++
+				if !escaped {
+					return p[start+1 : i-1], true
+				}
 				s, err := strconv.Unquote(string(p[start:i]))
-				return s, err == nil
+				return []byte(s), err == nil
 			}
 		}
-		return "", false
+		return nil, false
 	}
 	skip()
 	if i >= len(p) || p[i] != '{' {
@@ -279,7 +285,7 @@ func scanHeader(p []byte) (h header, ok bool) {
 	i++
 	for {
 		skip()
-		key, ok := str()
+		key, ok := raw()
 		if !ok {
 			return h, false
 		}
@@ -289,23 +295,23 @@ func scanHeader(p []byte) (h header, ok bool) {
 		}
 		i++
 		skip()
-		if key == "nats" {
+		if string(key) == "nats" {
 			return h, true
 		}
 		if i < len(p) && p[i] == '"' {
-			v, ok := str()
+			v, ok := raw()
 			if !ok {
 				return h, false
 			}
-			switch key {
+			switch string(key) {
 			case "aud":
-				h.aud = v
+				h.aud = string(v)
 			case "jti":
-				h.jti = v
+				h.jti = string(v)
 			case "iss":
-				h.iss = v
+				h.iss = string(v)
 			case "sub":
-				h.sub = v
+				h.sub = string(v)
 			}
 		} else {
 			start := i
@@ -316,7 +322,7 @@ func scanHeader(p []byte) (h header, ok bool) {
 			if err != nil {
 				return h, false
 			}
-			if key == "iat" {
+			if string(key) == "iat" {
 				h.iat = n
 			}
 		}
