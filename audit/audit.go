@@ -53,9 +53,23 @@ const (
 	ActionAddSigningKey    = "add signing key"
 	ActionRemoveSigningKey = "remove signing key"
 	ActionEditSigningKey   = "edit signing key"
+	ActionEditAuthCallout  = "edit authcallout"
 	ActionRotate           = "rotate signing key"
-	ActionStorePut         = "store put"
-	ActionStoreDelete      = "store delete"
+	ActionAddExport        = "add export"
+	ActionEditExport       = "edit export"
+	ActionDeleteExport     = "delete export"
+	ActionAddImport        = "add import"
+	ActionDeleteImport     = "delete import"
+	// ActionGenerateActivation records an activation token signed for
+	// another account: it changes no JWT of the home, but grants access.
+	ActionGenerateActivation = "generate activation"
+	ActionRevokeActivation   = "revoke activation"
+	ActionUnrevokeActivation = "unrevoke activation"
+	ActionGrantConsumer      = "grant consumer"  // cross-account JetStream consumer access
+	ActionRevokeConsumer     = "revoke consumer" // its removal
+	ActionStorePut           = "store put"
+	ActionStoreDelete        = "store delete"
+	ActionStoreReplace       = "store replace"
 	// ActionUnreadable marks a line of a log that could not be read back
 	// (a torn write or tampering); Detail says where.
 	ActionUnreadable = "unreadable"
@@ -68,6 +82,9 @@ const (
 	ViaNATS  = "nats"  // $SYS claims request (nsc push, natsauth over NATS)
 	ViaServe = "serve" // natsauth serve itself (publishing the home at start)
 	ViaLocal = "local" // this process, no more specific path known
+	// ViaConsole is the HTTP API and web console (natsauth console); the
+	// entry's Principal names the console user.
+	ViaConsole = "console"
 )
 
 // Entry is one audited change. Public keys identify accounts and users;
@@ -82,6 +99,9 @@ type Entry struct {
 	Command string `json:"command,omitempty"` // the CLI command, e.g. "natsauth add account"
 	Remote  string `json:"remote,omitempty"`  // the remote address of an HTTP or NATS client
 	Signer  string `json:"signer,omitempty"`  // public key of the key that signed the new JWT
+	// Principal is the user a front door authenticated (a console user
+	// with its role, e.g. "alice (operator-admin)").
+	Principal string `json:"principal,omitempty"`
 
 	// What.
 	Account     string `json:"account,omitempty"`      // account public key
@@ -120,6 +140,9 @@ func (e Entry) String() string {
 		fmt.Fprintf(&b, " jti %s→%s", dash(e.OldJTI), dash(e.NewJTI))
 	}
 	var who []string
+	if e.Principal != "" {
+		who = append(who, "as "+e.Principal)
+	}
 	if e.OSUser != "" {
 		who = append(who, "by "+e.OSUser)
 	}
@@ -188,6 +211,8 @@ type Actor struct {
 	Via     string
 	Command string
 	Remote  string
+	// Principal is the user a front door authenticated (Entry.Principal).
+	Principal string
 	// Signer, when set, is the key known to sign this change (a
 	// self-signed delete request, say); an Entry's own Signer wins.
 	Signer string
@@ -232,6 +257,7 @@ func Attribute(ctx context.Context, e Entry) Entry {
 	e.Command = cmp.Or(e.Command, a.Command)
 	e.Remote = cmp.Or(e.Remote, a.Remote)
 	e.Signer = cmp.Or(e.Signer, a.Signer)
+	e.Principal = cmp.Or(e.Principal, a.Principal)
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}

@@ -350,6 +350,7 @@ func (t *txn) commitBulk() (err error) {
 	if len(t.ops) < bulkThreshold || !canSyncFS {
 		return t.commit()
 	}
+	t.cleanStale()
 	type staged struct {
 		tmp     string
 		old     []byte
@@ -442,8 +443,9 @@ func (t *txn) commitBulk() (err error) {
 	return syncFS(filepath.Dir(t.ops[0].path))
 }
 
-// writeTemp writes data to a new temporary file (0600) beside path and
-// returns its name.
+// writeTemp writes data to a new temporary file (0600) beside path, named
+// as fsx.WriteFile names its own (so that a killed writer's leftovers are
+// found and cleaned the same way), and returns its name.
 func writeTemp(path string, data []byte) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

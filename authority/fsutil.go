@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/natsauth/natsauth/internal/fsx"
 )
 
 // File and directory modes of everything in a home: seeds, creds and JWTs
@@ -45,52 +47,10 @@ func mkdirs(dir string) ([]string, error) {
 	return created, nil
 }
 
-// writeAtomic replaces path with data: it writes a temporary file in the
-// same directory, syncs it, renames it over path and syncs the directory,
-// so a reader sees the old or the new content, never a mix.
+// writeAtomic replaces path with data (mode 0600) through fsx.WriteFile: a
+// reader sees the old or the new content, never a mix.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(fileMode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return fsx.WriteFile(path, data, fileMode)
 }
 
 // txn is a set of file writes and removals applied together: each file is
@@ -118,8 +78,11 @@ func (t *txn) del(path string) {
 
 // commit applies the scheduled steps in order. If one fails, the steps
 // already done are undone in reverse order (files restored or removed,
-// directories it created removed).
+// directories it created removed). It runs under the home's exclusive
+// lock, so any temporary file in a directory it writes to is a leftover of
+// a writer that was killed mid-write: those are removed first.
 func (t *txn) commit() (err error) {
+	t.cleanStale()
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -163,6 +126,20 @@ func (t *txn) commit() (err error) {
 		undo = append(undo, restore)
 	}
 	return nil
+}
+
+// cleanStale removes the leftovers of killed writers in the directories
+// the transaction writes to. Failing to remove one is not the caller's
+// problem: doctor reports what is left.
+func (t *txn) cleanStale() {
+	seen := map[string]bool{}
+	for _, o := range t.ops {
+		d := filepath.Dir(o.path)
+		if !seen[d] {
+			seen[d] = true
+			_, _ = fsx.CleanStale(d, 0)
+		}
+	}
 }
 
 // prune names an empty directory to remove after a deletion, and the

@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,8 +34,14 @@ func scaleAccounts() int {
 	return 100_000
 }
 
-// scaleSample is how many never-seen accounts are connected to per side.
-const scaleSample = 300
+// scaleSample is how many never-seen accounts are connected to per side
+// (NATSAUTH_BENCH_SAMPLES, default 1000).
+func scaleSample() int {
+	if n, err := strconv.Atoi(os.Getenv("NATSAUTH_BENCH_SAMPLES")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
 
 type scaleAccount struct {
 	pub string
@@ -126,8 +134,8 @@ func (s *scaleSet) writeDir(b *testing.B, dir string) {
 // server has not loaded yet and reports p50/p99 connect latency.
 func (s *scaleSet) firstConnects(b *testing.B, url string) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	idx := rng.Perm(len(s.accounts))[:scaleSample]
-	lat := make([]time.Duration, 0, scaleSample)
+	idx := rng.Perm(len(s.accounts))[:min(scaleSample(), len(s.accounts))]
+	lat := make([]time.Duration, 0, len(idx))
 	for _, i := range idx {
 		a := s.accounts[i]
 		ukp, _ := nkeys.CreateUser()
@@ -155,43 +163,54 @@ func (s *scaleSet) firstConnects(b *testing.B, url string) {
 // BenchmarkScale loads 100,000 accounts (NATSAUTH_BENCH_ACCOUNTS) into
 // SQLite, PostgreSQL and a full-resolver directory, then measures how long
 // a server takes to become ready and the latency of the first connect to
-// random accounts. Run it with -benchtime=1x: each sub-benchmark is one
-// measurement, reported as metrics.
+// random accounts. The -local variants give the node a local copy of the
+// store (node.Config.LocalCopyDir): a first run fills it (logged), then
+// the measured run starts with it (ready-ms), syncs it with the store in
+// the background (sync-ms), and serves first connects from it; heap-mb and
+// rss-mb are what the node added to the process. Run it with
+// -benchtime=1x: each sub-benchmark is one measurement, reported as
+// metrics.
 func BenchmarkScale(b *testing.B) {
 	set := scaleFixture(b)
 	b.Logf("%d accounts", len(set.accounts))
-	natsauth := func(b *testing.B, url string) {
+	natsauth := func(b *testing.B, url string, local bool) {
 		set.load(b, url)
+		var dir string
+		if local {
+			dir = b.TempDir()
+			start := time.Now()
+			n := set.startNode(b, url, dir)
+			waitSynced(b, n)
+			b.Logf("filling an empty local copy with %d accounts took %s", len(set.accounts)+1, time.Since(start).Round(time.Millisecond))
+			n.Close()
+		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
+			heap0, rss0 := memNow()
 			start := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			n, err := node.New(ctx, node.Config{
-				Flags:       node.ServerFlags{Host: "127.0.0.1", Port: -1},
-				OperatorJWT: set.op.JWT, SystemAccountName: "SYS", SystemSigner: set.op.System.KP,
-				StoreURL: url,
-			})
-			if err != nil {
-				cancel()
-				b.Fatal(err)
-			}
-			if err := n.Start(ctx); err != nil {
-				cancel()
-				b.Fatal(err)
-			}
+			n := set.startNode(b, url, dir)
 			ready := time.Since(start)
-			cancel()
 			b.ReportMetric(float64(ready.Microseconds())/1000, "ready-ms")
+			if local {
+				waitSynced(b, n)
+				b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "sync-ms")
+				heap1, rss1 := memNow()
+				b.ReportMetric(heap1-heap0, "heap-mb")
+				b.ReportMetric(rss1-rss0, "rss-mb")
+			}
 			set.firstConnects(b, n.ClientURL())
 			n.Close()
 		}
 	}
-	b.Run("natsauth-sqlite", func(b *testing.B) {
-		natsauth(b, "sqlite://"+filepath.Join(b.TempDir(), "accounts.db"))
-	})
-	b.Run("natsauth-postgres", func(b *testing.B) {
-		natsauth(b, pgtest.Start(b).NewDatabase(b))
-	})
+	for _, local := range []bool{false, true} {
+		suffix := map[bool]string{false: "", true: "-local"}[local]
+		b.Run("natsauth-sqlite"+suffix, func(b *testing.B) {
+			natsauth(b, "sqlite://"+filepath.Join(b.TempDir(), "accounts.db"), local)
+		})
+		b.Run("natsauth-postgres"+suffix, func(b *testing.B) {
+			natsauth(b, pgtest.Start(b).NewDatabase(b), local)
+		})
+	}
 	b.Run("stock-full-dir", func(b *testing.B) {
 		dir := b.TempDir()
 		set.writeDir(b, dir)
@@ -207,6 +226,7 @@ func BenchmarkScale(b *testing.B) {
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
+			heap0, rss0 := memNow()
 			start := time.Now()
 			opts, err := server.ProcessConfigFile(conf)
 			if err != nil {
@@ -222,9 +242,60 @@ func BenchmarkScale(b *testing.B) {
 				b.Fatal("stock server not ready")
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ready-ms")
+			heap1, rss1 := memNow()
+			b.ReportMetric(heap1-heap0, "heap-mb")
+			b.ReportMetric(rss1-rss0, "rss-mb")
 			set.firstConnects(b, s.ClientURL())
 			s.Shutdown()
 			s.WaitForShutdown()
 		}
 	})
+}
+
+// startNode starts a node over url, with a local copy in dir unless dir
+// is empty.
+func (s *scaleSet) startNode(b *testing.B, url, dir string) *node.Node {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := node.New(ctx, node.Config{
+		Flags:       node.ServerFlags{Host: "127.0.0.1", Port: -1},
+		OperatorJWT: s.op.JWT, SystemAccountName: "SYS", SystemSigner: s.op.System.KP,
+		StoreURL: url, LocalCopyDir: dir,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// waitSynced waits until the node's local copy is in sync with its store.
+func waitSynced(b *testing.B, n *node.Node) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for !n.Resolver().LocalSynced() {
+		if time.Now().After(deadline) {
+			b.Fatal("local copy not synced after 10 minutes")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// memNow returns the Go heap in use and the process's resident set, in
+// MiB, after a garbage collection.
+func memNow() (heap, rss float64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap = float64(ms.HeapInuse) / (1 << 20)
+	if raw, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				rss = float64(kb) / 1024
+			}
+		}
+	}
+	return heap, rss
 }

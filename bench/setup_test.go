@@ -14,10 +14,7 @@ import (
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/node"
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/postgres"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -22,9 +22,7 @@ import (
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/postgres"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // envLog makes the nodes log to stderr (debugging a failure).

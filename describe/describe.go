@@ -3,6 +3,7 @@
 package describe
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -45,6 +46,12 @@ func Operator(w io.Writer, h *authority.Home) error {
 // Account renders an account: keys, limits, JetStream, exports and
 // imports, users and revocations.
 func Account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo) error {
+	return account(w, acc, users, nil)
+}
+
+// account is Account, naming the source accounts of imports by names
+// (public key to name) where known.
+func account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo, names map[string]string) error {
 	c := acc.Claims
 	tw := NewTable(w)
 	title := acc.Name
@@ -62,7 +69,22 @@ func Account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo
 		fmt.Fprintf(tw, "%s\t%s\n", label, k)
 	}
 	fmt.Fprintf(tw, "  Issued\t%s\n", units.FormatTime(c.IssuedAt, "-"))
+	if c.NotBefore != 0 {
+		fmt.Fprintf(tw, "  Valid from\t%s\n", units.FormatTime(c.NotBefore, "-"))
+	}
 	fmt.Fprintf(tw, "  Expires\t%s\n", units.FormatTime(c.Expires, "never"))
+	for _, kv := range [][2]string{{"Description", c.Description}, {"Info URL", c.InfoURL}, {"Tags", strings.Join(c.Tags, ", ")}} {
+		if kv[1] != "" {
+			fmt.Fprintf(tw, "  %s\t%s\n", kv[0], kv[1])
+		}
+	}
+	if t := c.Trace; t != nil && t.Destination != "" {
+		fmt.Fprintf(tw, "  Message traces\tto %s, sampling %d%%\n", t.Destination, cmp.Or(t.Sampling, 100))
+	}
+	if dp := c.DefaultPermissions; len(dp.Pub.Allow)+len(dp.Pub.Deny)+len(dp.Sub.Allow)+len(dp.Sub.Deny) > 0 || dp.Resp != nil {
+		fmt.Fprintf(tw, "Default permissions\t(users without their own)\n")
+		permissionLines(tw, dp)
+	}
 	l := c.Limits
 	fmt.Fprintf(tw, "Limits\t\n")
 	fmt.Fprintf(tw, "  Max connections\t%s\n", units.FormatCount(l.Conn))
@@ -74,46 +96,47 @@ func Account(w io.Writer, acc *authority.AccountInfo, users []authority.UserInfo
 	fmt.Fprintf(tw, "  Max subscriptions\t%s\n", units.FormatCount(l.Subs))
 	fmt.Fprintf(tw, "  Wildcard exports\t%s\n", YesNo(l.WildcardExports))
 	fmt.Fprintf(tw, "  Bearer tokens\t%s\n", map[bool]string{true: "refused", false: "allowed"}[l.DisallowBearer])
-	js := l.JetStreamLimits
-	if l.IsJSEnabled() {
-		fmt.Fprintf(tw, "JetStream\tenabled\n")
+	if !l.IsJSEnabled() {
+		fmt.Fprintf(tw, "JetStream\tdisabled\n")
+	}
+	tiers := map[string]jwt.JetStreamLimits{}
+	if len(l.JetStreamTieredLimits) == 0 && l.IsJSEnabled() {
+		tiers["global"] = l.JetStreamLimits
+	}
+	for k, v := range l.JetStreamTieredLimits {
+		tiers["tier "+k] = v
+	}
+	for _, k := range sortedKeys(tiers) {
+		js := tiers[k]
+		fmt.Fprintf(tw, "JetStream\tenabled, %s limits\n", k)
 		fmt.Fprintf(tw, "  Memory storage\t%s\n", jsStorage(js.MemoryStorage))
 		fmt.Fprintf(tw, "  Disk storage\t%s\n", jsStorage(js.DiskStorage))
 		fmt.Fprintf(tw, "  Streams\t%s\n", units.FormatCount(js.Streams))
 		fmt.Fprintf(tw, "  Consumers\t%s\n", units.FormatCount(js.Consumer))
-	} else {
-		fmt.Fprintf(tw, "JetStream\tdisabled\n")
+		fmt.Fprintf(tw, "  Max ack pending\t%s\n", units.FormatCount(js.MaxAckPending))
+		fmt.Fprintf(tw, "  Max memory / disk stream\t%s / %s\n", units.FormatSize(js.MemoryMaxStreamBytes), units.FormatSize(js.DiskMaxStreamBytes))
+		fmt.Fprintf(tw, "  Streams must set max bytes\t%s\n", YesNo(js.MaxBytesRequired))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(c.Exports) > 0 {
-		fmt.Fprintln(w, "Exports")
-		tw = NewTable(w)
-		fmt.Fprintf(tw, "  NAME\tTYPE\tSUBJECT\n")
-		for _, e := range c.Exports {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.Name, e.Type, e.Subject)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+		fmt.Fprintf(w, "Exports (%d)\n", len(c.Exports))
+		for _, x := range c.Exports {
+			fmt.Fprintf(w, "  %s\n", ExportLine(x))
 		}
 	}
 	if len(c.Imports) > 0 {
-		fmt.Fprintln(w, "Imports")
-		tw = NewTable(w)
-		fmt.Fprintf(tw, "  NAME\tTYPE\tSUBJECT\tFROM\n")
+		fmt.Fprintf(w, "Imports (%d)\n", len(c.Imports))
 		for _, im := range c.Imports {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", im.Name, im.Type, im.Subject, im.Account)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+			fmt.Fprintf(w, "  %s\n", ImportLine(im, cmp.Or(names[im.Account], im.Account)))
 		}
 	}
-	var names []string
+	var userNames []string
 	for _, u := range users {
-		names = append(names, u.Name)
+		userNames = append(userNames, u.Name)
 	}
-	fmt.Fprintf(w, "Users (%d)  %s\n", len(users), strings.Join(names, ", "))
+	fmt.Fprintf(w, "Users (%d)  %s\n", len(users), strings.Join(userNames, ", "))
 	if len(c.Revocations) > 0 {
 		fmt.Fprintf(w, "Revocations (%d)\n", len(c.Revocations))
 		byPub := map[string]string{}
@@ -181,6 +204,16 @@ func User(w io.Writer, acc *authority.AccountInfo, u *authority.UserInfo, credsP
 		src = strings.Join(c.Src, ", ")
 	}
 	fmt.Fprintf(tw, "  Source networks\t%s\n", src)
+	if len(c.AllowedConnectionTypes) > 0 {
+		fmt.Fprintf(tw, "  Connection types\t%s\n", strings.Join(c.AllowedConnectionTypes, ", "))
+	}
+	for i, tr := range c.Times {
+		label := ""
+		if i == 0 {
+			label = "  Connect only within"
+		}
+		fmt.Fprintf(tw, "%s\t%s-%s %s\n", label, tr.Start, tr.End, c.Locale)
+	}
 	if len(c.Tags) > 0 {
 		fmt.Fprintf(tw, "  Tags\t%s\n", strings.Join(c.Tags, ", "))
 	}
@@ -202,6 +235,30 @@ func Permissions(w io.Writer, p jwt.Permissions) {
 	if p.Resp != nil {
 		fmt.Fprintf(w, "  %-10s %s\n", "responses", Resp(p.Resp.MaxMsgs, p.Resp.Expires))
 	}
+}
+
+// permissionLines writes the lists of p into a table.
+func permissionLines(tw io.Writer, p jwt.Permissions) {
+	for _, l := range []struct {
+		name string
+		v    []string
+	}{{"Publish allow", p.Pub.Allow}, {"Publish deny", p.Pub.Deny}, {"Subscribe allow", p.Sub.Allow}, {"Subscribe deny", p.Sub.Deny}} {
+		if len(l.v) > 0 {
+			fmt.Fprintf(tw, "  %s\t%s\n", l.name, strings.Join(l.v, ", "))
+		}
+	}
+	if p.Resp != nil {
+		fmt.Fprintf(tw, "  Responses\t%s\n", Resp(p.Resp.MaxMsgs, p.Resp.Expires))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // signingKeyLines renders an account's signing keys.
@@ -285,4 +342,56 @@ func jsStorage(n int64) string {
 		return "none"
 	}
 	return units.FormatSize(n)
+}
+
+// AuthCallout prints an account's auth callout configuration, naming
+// users and accounts of the home.
+func AuthCallout(w io.Writer, h *authority.Home, acc *authority.AccountInfo) error {
+	x := acc.Claims.Authorization
+	if !x.IsEnabled() {
+		_, err := fmt.Fprintln(w, "Auth callout  disabled")
+		return err
+	}
+	userNames := map[string]string{}
+	if users, err := h.Users(acc.Name); err == nil {
+		for _, u := range users {
+			userNames[u.Pub] = u.Name
+		}
+	}
+	accNames := map[string]string{authority.AnyAccount: "any account"}
+	if accs, err := h.Accounts(); err == nil {
+		for _, a := range accs {
+			accNames[a.Pub] = a.Name
+		}
+	}
+	tw := NewTable(w)
+	fmt.Fprintf(tw, "Auth callout\tenabled\n")
+	for i, u := range x.AuthUsers {
+		label := ""
+		if i == 0 {
+			label = "  Auth users"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\n", label, u, userNames[u])
+	}
+	if len(x.AllowedAccounts) == 0 {
+		fmt.Fprintf(tw, "  Allowed accounts\t(none: users stay in %s)\n", acc.Name)
+	}
+	for i, k := range x.AllowedAccounts {
+		label := ""
+		if i == 0 {
+			label = "  Allowed accounts"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\n", label, k, accNames[k])
+	}
+	xkey := "none (requests are not encrypted)"
+	if x.XKey != "" {
+		xkey = x.XKey
+		if _, err := h.CurveKey(x.XKey); err == nil {
+			xkey += " (seed in the keystore)"
+		} else {
+			xkey += " (seed not in this keystore)"
+		}
+	}
+	fmt.Fprintf(tw, "  Curve key\t%s\n", xkey)
+	return tw.Flush()
 }

@@ -90,6 +90,11 @@ func CheckHome(h *authority.Home, o Options) ([]Finding, error) {
 	if err := c.files(); err != nil {
 		return nil, err
 	}
+	left, err := CheckLeftovers(o, h.Dir())
+	if err != nil {
+		return nil, err
+	}
+	c.out = append(c.out, left...)
 	Sort(c.out)
 	return c.out, nil
 }

@@ -143,3 +143,22 @@ func (m *Manager) Publish(ctx context.Context, names ...string) (*Result, error)
 		return nil
 	})
 }
+
+// ReplaceInStores writes the home's JWTs of the named accounts over
+// whatever every store the home's servers read holds, newer or not — the
+// deliberate way out of a poisoned record (a JWT from the future, a wrong
+// copy written by another tool) that newer-only writes can never replace.
+func (m *Manager) ReplaceInStores(ctx context.Context, names ...string) (*Result, error) {
+	return m.run(ctx, func(c *change) error {
+		for _, n := range names {
+			acc, err := m.home.Account(n)
+			if err != nil {
+				return err
+			}
+			c.published(*acc)
+			c.audit(accountEntry(audit.ActionStoreReplace, nil, acc, "the home's JWT written over the stores' copies"))
+		}
+		c.replace = true
+		return nil
+	})
+}

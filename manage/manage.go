@@ -116,6 +116,7 @@ func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
+	m.closeIndex()
 	var errs []error
 	for u, st := range m.stores {
 		if err := st.Close(); err != nil {
@@ -197,6 +198,7 @@ func (m *Manager) run(ctx context.Context, fn func(c *change) error) (*Result, e
 	if err := fn(c); err != nil {
 		return nil, err
 	}
+	m.noteChanged(c.accountNames()...)
 	m.record(ctx, c.entries)
 	res := m.deliver(ctx, tg, c)
 	if failed := res.Failed(); len(failed) > 0 {
@@ -212,6 +214,7 @@ type change struct {
 	entries   []audit.Entry
 	publish   []authority.AccountInfo
 	unpublish []authority.AccountInfo
+	replace   bool // write publish over whatever the stores hold (store.Replace)
 }
 
 func (c *change) audit(e ...audit.Entry) { c.entries = append(c.entries, e...) }

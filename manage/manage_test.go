@@ -21,9 +21,7 @@ import (
 	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // newHome initializes a home through the core and returns its config.

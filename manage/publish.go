@@ -24,6 +24,7 @@ import (
 type sink interface {
 	put(ctx context.Context, pub, token string) (store.Change, error)
 	del(ctx context.Context, pub string) error
+	replace(ctx context.Context, pub, token string) (store.Change, error)
 }
 
 type storeSink struct{ st store.Store }
@@ -40,7 +41,16 @@ func (s storeSink) del(ctx context.Context, pub string) error {
 	return err
 }
 
+func (s storeSink) replace(ctx context.Context, pub, token string) (store.Change, error) {
+	return store.Replace(ctx, s.st, pub, token)
+}
+
 type accountServerSink struct{ as *claims.AccountServer }
+
+func (s accountServerSink) replace(context.Context, string, string) (store.Change, error) {
+	return store.Unchanged, fmt.Errorf("account server %s: the account-server API cannot replace a newer JWT; replace it in its store",
+		s.as.URL())
+}
 
 func (s accountServerSink) put(ctx context.Context, pub, token string) (store.Change, error) {
 	r, err := s.as.Post(ctx, pub, token)
@@ -220,7 +230,11 @@ func (m *Manager) deliver(ctx context.Context, tg *targets, c *change) *Result {
 	pub := latest(c.publish)
 	for _, acc := range pub {
 		for _, t := range tg.stores {
-			ch, err := t.sink.put(pctx, acc.Pub, acc.JWT)
+			write := t.sink.put
+			if c.replace {
+				write = t.sink.replace
+			}
+			ch, err := write(pctx, acc.Pub, acc.JWT)
 			if errors.Is(err, store.ErrStale) {
 				err = fmt.Errorf("the store holds a newer JWT of account %s than the home: %w", acc.Name, err)
 			}
@@ -301,4 +315,56 @@ func (m *Manager) awaitAcks(ctx context.Context, servers []serving.Server, pub, 
 	}
 	wg.Wait()
 	return out
+}
+
+// ServingStore is one store the home's servers read, opened for reading.
+type ServingStore struct {
+	URL     string // redacted
+	Store   store.Store
+	Readers []string // running servers that read it
+}
+
+// ServingStores opens the primary store and the store of every running
+// server of the home (not in-memory ones), for a read such as doctor's
+// comparison with the home. The Manager closes them.
+func (m *Manager) ServingStores(ctx context.Context) ([]ServingStore, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live, err := serving.List(m.home.Dir())
+	if err != nil {
+		return nil, err
+	}
+	var out []ServingStore
+	idx := map[string]int{}
+	add := func(u, reader string) error {
+		k := canonical(u)
+		if i, ok := idx[k]; ok {
+			if reader != "" {
+				out[i].Readers = append(out[i].Readers, reader)
+			}
+			return nil
+		}
+		st, err := m.openStore(ctx, u)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", store.Redact(u), err)
+		}
+		idx[k] = len(out)
+		ss := ServingStore{URL: store.Redact(u), Store: st}
+		if reader != "" {
+			ss.Readers = []string{reader}
+		}
+		out = append(out, ss)
+		return nil
+	}
+	if err := add(m.primary, ""); err != nil {
+		return nil, err
+	}
+	for _, s := range live {
+		if shared(s.Store) {
+			if err := add(s.Store, s.Label()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

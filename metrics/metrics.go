@@ -123,7 +123,7 @@ func New(opts Options) *Metrics {
 		}),
 	}
 	m.byOutcome = map[string]fetchInstruments{}
-	for _, r := range []string{OutcomeHit, OutcomeMiss, OutcomeStale, OutcomeNegative, OutcomeError, "other"} {
+	for _, r := range []string{OutcomeHit, OutcomeMiss, OutcomeStale, OutcomeLocal, OutcomeNegative, OutcomeError, "other"} {
 		m.byOutcome[r] = fetchInstruments{m.fetches.WithLabelValues(r), m.fetchSeconds.WithLabelValues(r)}
 	}
 	m.reg.MustRegister(m.authFailures, m.fetches, m.fetchSeconds, m.storeErrors, m.applied, m.lag,
@@ -163,6 +163,7 @@ const (
 	OutcomeHit      = "hit"
 	OutcomeMiss     = "miss"
 	OutcomeStale    = "stale"
+	OutcomeLocal    = "local" // served from the node's local copy of the store
 	OutcomeNegative = "negative"
 	OutcomeError    = "error"
 )

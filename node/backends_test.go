@@ -10,8 +10,7 @@ import (
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/httpstore"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // `resolver: MEMORY` with resolver_preload maps to a mem:// store that

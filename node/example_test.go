@@ -11,7 +11,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/node"
 
-	_ "github.com/natsauth/natsauth/store/sqlite" // the home's default store
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // Embed a node that serves a home, as natsauth serve does: operator, system

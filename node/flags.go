@@ -1,10 +1,13 @@
 package node
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -73,6 +76,9 @@ var optsMu sync.Mutex
 
 // configureOptions runs nats-server's own flag+config merge.
 func configureOptions(f ServerFlags, configFile string) (*server.Options, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
 	optsMu.Lock()
 	defer optsMu.Unlock()
 	fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
@@ -88,5 +94,100 @@ func configureOptions(f ServerFlags, configFile string) (*server.Options, error)
 	if opts == nil {
 		return nil, fmt.Errorf("nats-server options: nothing configured")
 	}
+	if err := checkRoutes(opts.Routes); err != nil {
+		return nil, err
+	}
+	if err := checkPort(opts.Port); err != nil {
+		return nil, fmt.Errorf("node: port: %w", err)
+	}
 	return opts, nil
+}
+
+// Check reports every malformed port, cluster URL and route URL at once,
+// naming the flag. It opens nothing. nats-server itself panics on some
+// route URLs ("::::") and waits for a listener that cannot exist on a port
+// out of range, so New calls Check before handing the flags over.
+func (f ServerFlags) Check() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if err := checkPort(f.Port); err != nil {
+		add("-p: %v", err)
+	}
+	if err := checkPort(f.HTTPPort); err != nil {
+		add("-m: %v", err)
+	}
+	if f.Cluster != "" {
+		if err := checkServerURL(f.Cluster, true); err != nil {
+			add("--cluster %q: %v", f.Cluster, err)
+		}
+	}
+	if strings.TrimSpace(f.Routes) != "" {
+		for _, r := range strings.Split(f.Routes, ",") {
+			if err := checkServerURL(strings.TrimSpace(r), false); err != nil {
+				add("--routes: route %q: %v", strings.TrimSpace(r), err)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("node: bad server flags: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkPort accepts 0 (not given), -1 (a random port) and 1–65535.
+func checkPort(p int) error {
+	if p < -1 || p > 65535 {
+		return fmt.Errorf("invalid port %d: want 1-65535, or -1 for a random port", p)
+	}
+	return nil
+}
+
+// routeSchemes are the URL schemes nats-server dials routes with.
+var routeSchemes = map[string]bool{"nats": true, "nats-route": true, "tls": true}
+
+// checkServerURL checks a cluster listen URL (listen: port -1 allowed) or
+// a route URL: scheme://host:port.
+func checkServerURL(raw string, listen bool) error {
+	if raw == "" {
+		return errors.New("empty URL")
+	}
+	if base, ok := strings.CutSuffix(raw, ":-1"); ok && listen {
+		raw = base + ":0" // a random port, as nats-server reads it
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL such as nats://127.0.0.1:6222")
+	}
+	if !routeSchemes[strings.ToLower(u.Scheme)] {
+		return fmt.Errorf("scheme %q: want nats://host:port", u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return errors.New("no host: want nats://host:port")
+	}
+	ps := u.Port()
+	if ps == "" {
+		return errors.New("no port: want nats://host:port")
+	}
+	p, err := strconv.Atoi(ps)
+	switch {
+	case err != nil:
+		return fmt.Errorf("invalid port %q", ps)
+	case p == 0 && listen && strings.HasSuffix(raw, ":0"):
+		return nil // -1 above, or 0: a random port
+	case p < 1 || p > 65535:
+		return fmt.Errorf("invalid port %d: want 1-65535", p)
+	}
+	return nil
+}
+
+// checkRoutes refuses route URLs nats-server could not dial (a config
+// file's routes reach here already parsed; a nil or host-less one makes
+// nats-server panic).
+func checkRoutes(routes []*url.URL) error {
+	for _, u := range routes {
+		if u == nil || u.Host == "" {
+			return errors.New("node: a route URL does not parse as scheme://host:port")
+		}
+	}
+	return nil
 }

@@ -50,6 +50,7 @@ func FromHome(h *authority.Home) (Config, error) {
 		SystemSigner:        signer,
 		Seed:                seed,
 		DefaultJetStreamDir: DefaultJetStreamDir(h.Dir()),
+		LocalCopyDir:        DefaultLocalCopyDir(h.Dir()),
 	}, nil
 }
 

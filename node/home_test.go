@@ -18,7 +18,7 @@ import (
 	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
 
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func startFromHome(t *testing.T, h *authority.Home) *node.Node {

@@ -61,8 +61,18 @@ type Config struct {
 	Seed map[string]string
 	// DefaultJetStreamDir is used when JetStream is on and no store_dir is set.
 	DefaultJetStreamDir string
+	// LocalCopyDir keeps a last-known-good local copy of every account of
+	// the store (one file per store, see LocalCopyPath), so that accounts
+	// never loaded on this node still connect while the store is down, and
+	// the node starts during an outage. Empty: no local copy. A home's is
+	// DefaultLocalCopyDir(home).
+	LocalCopyDir string
 	// AllowDelete lets operator-signed $SYS.REQ.CLAIMS.DELETE remove accounts.
 	AllowDelete bool
+	// DefaultSentinel is the bearer user JWT nats-server gives clients that
+	// present no creds (a token, a user and password, a certificate alone),
+	// so that an auth callout decides about them; kept across reloads.
+	DefaultSentinel string
 	// Resolver tunes the cache (TTL etc.); Store, Logger and SystemConn are
 	// filled in by the node.
 	Resolver resolver.Options
@@ -84,6 +94,7 @@ type Node struct {
 	storeURL  string
 	storeFrom serving.Source
 	home      *homeWatch
+	local     *resolver.LocalCopy
 	resolver  *resolver.Resolver
 	policy    *trust.Policy
 	srv       *server.Server
@@ -117,16 +128,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.log.Info("config file resolver mapped to a natsauth store", "resolver", fsx.ResolverKind, "store", store.Redact(n.storeURL))
 	}
 	n.policy = trust.FromOperators(opts.TrustedOperators...)
-	st, err := store.Open(ctx, n.storeURL, store.Options{Policy: n.policy, Logger: n.log})
+	n.local = n.openLocalCopy()
+	st, err := n.openStore(ctx, n.local)
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
+		if n.local != nil {
+			n.local.Close()
+		}
 		return nil, err
 	}
 	n.store = st
-	if err := n.seed(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
 	ropts := cfg.Resolver
+	ropts.Local = n.local
 	ropts.Logger = n.log
 	ropts.Policy = n.policy
 	ropts.AllowDelete = cfg.AllowDelete || fsx.AllowDelete
@@ -195,16 +210,19 @@ func (n *Node) buildOptions() (*server.Options, fileSettings, error) {
 			return nil, fsx, fmt.Errorf("jetstream store dir: %w", err)
 		}
 	}
+	if n.cfg.DefaultSentinel != "" {
+		opts.DefaultSentinel = n.cfg.DefaultSentinel
+	}
 	opts.NoSigs = true // natsauth handles signals (SIGHUP reload keeps our resolver)
 	return opts, fsx, nil
 }
 
-// seed puts the configured account JWTs into the store, newer-only.
-func (n *Node) seed(ctx context.Context) error {
+// seed puts the configured account JWTs into st, newer-only.
+func (n *Node) seed(ctx context.Context, st store.Store) error {
 	ctx = audit.WithActor(ctx, audit.Actor{Via: audit.ViaServe})
 	var created, updated int
 	for pub, tok := range n.cfg.Seed {
-		ch, err := n.store.Put(ctx, pub, tok)
+		ch, err := st.Put(ctx, pub, tok)
 		switch {
 		case errors.Is(err, store.ErrReadOnly):
 			n.log.Info("store is read-only: home accounts not published to it", "store", store.Redact(n.storeURL))
@@ -351,6 +369,9 @@ func (n *Node) Close() error {
 	}
 	if n.shim != nil {
 		n.shim.Close()
+	}
+	if n.local != nil {
+		n.local.Close()
 	}
 	if n.store != nil {
 		return n.store.Close()

@@ -14,8 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/internal/testkit"
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // fixture is an operator with one account and one user.
@@ -290,4 +289,24 @@ func TestNodeReloadAuthorizationKeepsResolver(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect(t, n.ClientURL(), late.NewUser(t, "late", nil))
+}
+
+// The default sentinel (serve --callout) is part of the options a reload
+// rebuilds, so clients without creds keep going through the callout.
+func TestDefaultSentinelSurvivesReload(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.config(t)
+	sentinel := f.acc.NewUser(t, "sentinel", func(uc *jwt.UserClaims) { uc.BearerToken = true })
+	cfg.DefaultSentinel = sentinel.JWT
+	n := startNode(t, cfg)
+	opts, _, err := n.buildOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.DefaultSentinel != sentinel.JWT {
+		t.Fatal("the options a reload applies lack the default sentinel")
+	}
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natsauth/natsauth/metrics"
 	"github.com/natsauth/natsauth/resolver"
@@ -92,6 +93,15 @@ func (n *Node) serverLogger(inner server.Logger) server.Logger {
 func (n *Node) startObserve(ctx context.Context) error {
 	o := n.obs
 	o.m.SetAccountSource(n.accountConnections)
+	o.m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "natsauth_resolver_active",
+		Help: "1 while nats-server resolves accounts through natsauth's resolver (also after a reload), else 0.",
+	}, func() float64 {
+		if r, ok := n.srv.AccountResolver().(*resolver.Resolver); ok && r == n.resolver {
+			return 1
+		}
+		return 0
+	}))
 	if err := n.serveMetrics(); err != nil {
 		return err
 	}

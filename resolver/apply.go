@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
 )
 
 // appliedJWT is the version of an account last applied to the server.
@@ -25,6 +26,7 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 	w, ok := r.st.(store.Watcher)
 	if !ok {
 		r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+		r.localSyncOnce()
 		return
 	}
 	backoff := 100 * time.Millisecond
@@ -32,6 +34,7 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 		ch, err := w.Watch(ctx)
 		if errors.Is(err, store.ErrWatchUnsupported) {
 			r.log.Info("account store cannot report changes: cached JWTs expire after the TTL", "ttl", r.opts.TTL)
+			r.localSyncOnce()
 			return
 		}
 		if err != nil {
@@ -45,12 +48,17 @@ func (r *Resolver) watchLoop(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		r.watchLive.Store(true)
-		// Whatever was cached before the watch began may be out of date.
+		// Whatever was cached before the watch began may be out of date;
+		// so may the local copy.
+		r.localSyncOnce()
 		r.reset(ctx)
 		for ev := range ch {
 			r.handle(ctx, ev)
 		}
 		r.watchLive.Store(false)
+		if r.local != nil {
+			r.local.invalidate()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -74,6 +82,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // handle applies one store event to the cache and the running server.
 func (r *Resolver) handle(ctx context.Context, ev store.Event) {
+	// The local copy is queued first: a Fetch from here on serves the
+	// change, so an account loaded meanwhile never loads the old JWT.
+	r.localChanged(ctx, ev)
 	switch ev.Kind {
 	case store.EventPut:
 		r.changed(ev.Account, ev.JWT)
@@ -82,7 +93,15 @@ func (r *Resolver) handle(ctx context.Context, ev store.Event) {
 		r.forget(ev.Account)
 		r.remove(ev.Account)
 	case store.EventReset:
+		r.localSyncOnce()
 		r.reset(ctx)
+	}
+}
+
+// localSyncOnce asks for a sync of the local copy, if there is one.
+func (r *Resolver) localSyncOnce() {
+	if r.local != nil {
+		r.local.requestSync()
 	}
 }
 
@@ -117,19 +136,32 @@ func (r *Resolver) refresh(ctx context.Context, account, hint string) {
 	if s == nil || !isLoaded(s, account) {
 		return
 	}
+	// The JWT the event carries is what the store committed: enforce it
+	// at once (a revocation must not wait for a read), then read the store,
+	// which may hold a newer one by now, and measure the lag.
+	var early time.Time
+	if hint != "" && r.applyJWT(s, account, hint) {
+		early = time.Now()
+	}
 	gctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
 	rec, err := r.st.Get(gctx, account)
 	cancel()
 	switch {
 	case err == nil:
 		r.remember(account, rec.JWT)
+		if !early.IsZero() && rec.JWT == hint {
+			r.reportApplied(account, early, rec.UpdatedAt)
+			return
+		}
 		r.apply(s, account, rec.JWT, rec.UpdatedAt)
 	case errors.Is(err, store.ErrNotFound):
 		r.forget(account)
 		r.remove(account)
 	case hint != "":
 		r.storeError("get", err)
-		r.apply(s, account, hint, time.Time{})
+		if !early.IsZero() {
+			r.reportApplied(account, early, time.Time{})
+		}
 	default:
 		r.storeError("get", err)
 		r.log.Warn("read account to apply a change; it stays as loaded", "account", account, "error", err)
@@ -144,21 +176,43 @@ func isLoaded(s *server.Server, account string) bool {
 }
 
 // apply updates the loaded account to token unless it is not newer than
-// what the server runs. It never makes the server load an account.
+// what the server runs, and reports it with the lag since storedAt (zero
+// when unknown). It never makes the server load an account.
 func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.Time) {
-	if r.opts.Policy == nil {
-		return // cannot check the issuer: the server reads it on its next fetch
+	if r.applyJWT(s, account, token) {
+		r.reportApplied(account, time.Now(), storedAt)
 	}
-	ac, err := r.opts.Policy.CheckAccount(account, token)
+}
+
+// reportApplied tells the Observer a JWT stored at storedAt (zero when
+// unknown) was applied at appliedAt.
+func (r *Resolver) reportApplied(account string, appliedAt, storedAt time.Time) {
+	var lag time.Duration
+	if !storedAt.IsZero() {
+		lag = max(appliedAt.Sub(storedAt), 0)
+	}
+	r.obs.Applied(account, lag)
+}
+
+// applyJWT updates the loaded account to token unless it is not newer than
+// what the server runs, and reports whether it did.
+func (r *Resolver) applyJWT(s *server.Server, account, token string) bool {
+	if r.opts.Policy == nil {
+		return false // cannot check the issuer: the server reads it on its next fetch
+	}
+	// The store validated the JWT when it was written, by the writer's
+	// clock: applying it must not depend on this host's (a revocation must
+	// not wait for a slow clock to catch up), so iat is not checked here.
+	ac, err := r.opts.Policy.WithClockSkew(trust.NoClockCheck).CheckAccount(account, token)
 	if err != nil {
 		r.log.Error("refusing to apply an account JWT that fails validation", "account", account, "error", err)
-		return
+		return false
 	}
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	az, err := s.Accountz(&server.AccountzOptions{Account: account})
 	if err != nil || az.Account == nil {
-		return // not loaded: the next connect fetches the new JWT
+		return false // not loaded: the next connect fetches the new JWT
 	}
 	prev, ok := r.applied[account]
 	if !ok {
@@ -166,24 +220,29 @@ func (r *Resolver) apply(s *server.Server, account, token string, storedAt time.
 	}
 	switch {
 	case prev.jwt == token && !prev.removed:
-		return
-	case !prev.removed && prev.iat > ac.IssuedAt:
+		return false
+	case !prev.removed && prev.iat > ac.IssuedAt && !r.fromTheFuture(prev.iat):
 		r.log.Warn("not applying an account JWT older than the one the server runs",
 			"account", account, "running_iat", prev.iat, "offered_iat", ac.IssuedAt)
-		return
+		return false
 	}
 	acc := loadedAccount(s, account)
 	if acc == nil {
-		return
+		return false
 	}
 	s.UpdateAccountClaims(acc, ac)
 	r.applied[account] = appliedJWT{jwt: token, iat: ac.IssuedAt}
-	var lag time.Duration
-	if !storedAt.IsZero() {
-		lag = max(time.Since(storedAt), 0)
-	}
-	r.obs.Applied(account, lag)
 	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+	return true
+}
+
+// fromTheFuture reports whether iat lies beyond now plus the policy's clock
+// skew: a running JWT from the future (stored before such JWTs were
+// refused) is no version to protect, so the JWT that a forced replace
+// (store.Replace) put in its place is applied although it is older.
+func (r *Resolver) fromTheFuture(iat int64) bool {
+	skew := r.opts.Policy.ClockSkew()
+	return skew >= 0 && iat > time.Now().Add(skew).Unix()
 }
 
 // loadedAccount returns the loaded account without the expiry check and

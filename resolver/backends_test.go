@@ -12,9 +12,7 @@ import (
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/resolver"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/postgres"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // TestEveryBackendEndToEnd authenticates a user through a Resolver over

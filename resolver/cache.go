@@ -57,6 +57,10 @@ func (r *Resolver) fetch(name string) (string, string, error) {
 	if err := trust.CheckAccountKey(name); err != nil {
 		return "", OutcomeError, fmt.Errorf("fetch account: %w", err)
 	}
+	if tok, ok := r.fromLocal(name); ok {
+		r.remember(name, tok)
+		return tok, OutcomeLocal, nil
+	}
 	if res, done, err := r.whileDown(name); done {
 		return res.jwt, res.outcome, err
 	}
@@ -107,6 +111,9 @@ func (r *Resolver) whileDown(name string) (fetchResult, bool, error) {
 			return fetchResult{r.serveStaleLocked(name, e.(*entry), st), OutcomeStale}, true, nil
 		}
 	}
+	if tok, ok := r.staleFromLocalLocked(name); ok {
+		return fetchResult{tok, OutcomeStale}, true, nil
+	}
 	return fetchResult{"", OutcomeError}, true, r.unavailableLocked(name)
 }
 
@@ -131,8 +138,15 @@ func (r *Resolver) load(name string) (fetchResult, error) {
 	e := r.entryFor(name)
 	before := e.state.Load()
 	timeout := r.opts.FetchTimeout
+	fallback := before != nil && !before.negative
 	r.mu.Lock()
-	if r.down && before != nil && !before.negative {
+	down := r.down
+	r.mu.Unlock()
+	if down && !fallback && r.local != nil {
+		_, fallback = r.local.get(name)
+	}
+	r.mu.Lock()
+	if down && fallback {
 		// The store is failing and a last good JWT is at hand: do not let
 		// a hanging store hold up the connecting client for long.
 		timeout = min(timeout, probeTimeout)
@@ -169,6 +183,9 @@ func (r *Resolver) load(name string) (fetchResult, error) {
 	r.downLocked(now, err)
 	if st := e.state.Load(); st != nil && !st.negative {
 		return fetchResult{r.serveStaleLocked(name, e, st), OutcomeStale}, nil
+	}
+	if tok, ok := r.staleFromLocalLocked(name); ok {
+		return fetchResult{tok, OutcomeStale}, nil
 	}
 	return fetchResult{"", OutcomeError}, fmt.Errorf(
 		"fetch account %s: account store failed and no earlier copy of this account is cached: %w", name, err)

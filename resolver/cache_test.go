@@ -284,7 +284,7 @@ func TestInvalidateForcesStoreRead(t *testing.T) {
 	mustPut(t, cs, a)
 	r := resolver.New(cs, resolver.Options{Clock: newFakeClock()})
 	_, _ = r.Fetch(a.Pub)
-	newer := a.Reissue(t, time.Now().Add(time.Hour).Unix(), nil)
+	newer := a.Reissue(t, time.Now().Add(time.Minute).Unix(), nil)
 	if _, err := cs.Put(context.Background(), a.Pub, newer); err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,15 @@ import (
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/resolver"
+	"github.com/natsauth/natsauth/resolver/dbresolver"
 	"github.com/natsauth/natsauth/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func newDB(t *testing.T, url string, opts ...resolver.Options) *resolver.DBResolver {
+func newDB(t *testing.T, url string, opts ...resolver.Options) *dbresolver.DBResolver {
 	t.Helper()
-	dr, err := resolver.NewDBResolver(url, opts...)
+	dr, err := dbresolver.New(url, opts...)
 	if err != nil {
 		t.Fatalf("new database resolver: %v", err)
 	}

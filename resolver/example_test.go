@@ -215,23 +215,3 @@ func ExampleNewHTTPResolver() {
 	ar := resolver.NewCachedResolver(resolver.NewHTTPResolver("http://127.0.0.1:9090/jwt/v1/accounts/"), time.Minute)
 	_ = &server.Options{AccountResolver: ar}
 }
-
-// Account JWTs in PostgreSQL, shared by every server of a cluster: a
-// change stored by any of them (or by natsauth's CLI) is applied live by
-// all.
-func ExampleNewDBResolver() {
-	a := newAuthority()
-	dr, err := resolver.NewDBResolver("postgres://natsauth@127.0.0.1:5432/natsauth",
-		resolver.Options{Policy: trust.FromOperators(a.operator)})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := dr.Store(a.accountPub, a.accountJWT); err != nil {
-		log.Fatal(err)
-	}
-	_ = &server.Options{
-		TrustedOperators: []*jwt.OperatorClaims{a.operator},
-		SystemAccount:    a.sysPub,
-		AccountResolver:  dr,
-	}
-}

@@ -5,10 +5,13 @@
 // negative cache; live application of every change the store reports (from
 // any writer) to the running server; and, over a system-account
 // connection, answers to the $SYS claims protocol that `nsc push` and
-// `nsc pull` speak to a `full` resolver.
+// `nsc pull` speak to a `full` resolver. With a LocalCopy it keeps a
+// last-known-good copy of every account of the store on local disk, so that
+// every account connects while the store is down.
 //
 // The package also offers the small custom resolvers of the walkthrough
-// (MemoryResolver, HTTPResolver, DBResolver and CachedResolver), each usable
+// (MemoryResolver, HTTPResolver and CachedResolver; the database resolver
+// is in resolver/dbresolver), each usable
 // as server.Options.AccountResolver.
 package resolver
 
@@ -119,6 +122,11 @@ type Options struct {
 	SystemConn func(ctx context.Context) (*nats.Conn, error)
 	// Observer receives measurements; nil drops them.
 	Observer Observer
+	// Local is a last-known-good copy of the store on local disk (see
+	// LocalCopy), owned by the caller: the Resolver keeps it current, serves
+	// first connects from it while its watch keeps it current, and falls
+	// back to it for any account while the store is down.
+	Local *LocalCopy
 }
 
 // Stats counts what the cache did since the Resolver was made. Cache hits
@@ -131,6 +139,7 @@ type Stats struct {
 	StaleServes  uint64 // store failed, last good JWT served
 	NegativeHits uint64 // "not found" served from the negative cache
 	StoreErrors  uint64 // failed store operations
+	LocalServes  uint64 // served from the local copy (current, or during an outage)
 }
 
 // Resolver is a cached server.AccountResolver over a store.Store. One
@@ -184,6 +193,8 @@ type Resolver struct {
 	inflight sync.WaitGroup
 
 	misses, stale, negative, storeErrs atomic.Uint64
+
+	local *local // nil without Options.Local
 }
 
 var _ server.AccountResolver = (*Resolver)(nil)
@@ -222,6 +233,9 @@ func New(st store.Store, opts Options) *Resolver {
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
+	if opts.Local != nil {
+		r.local = newLocal(opts.Local)
+	}
 	return r
 }
 
@@ -232,7 +246,15 @@ func (r *Resolver) Stats() Stats {
 		StaleServes:  r.stale.Load(),
 		NegativeHits: r.negative.Load(),
 		StoreErrors:  r.storeErrs.Load(),
+		LocalServes:  r.localServed(),
 	}
+}
+
+func (r *Resolver) localServed() uint64 {
+	if r.local == nil {
+		return 0
+	}
+	return r.local.served.Load()
 }
 
 // Fetch returns the JWT of account name. It is called by nats-server while
@@ -303,6 +325,17 @@ func (r *Resolver) Start(s *server.Server) error {
 	r.srv = s
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
+	if r.local != nil {
+		r.wg.Add(2)
+		go func() {
+			defer r.wg.Done()
+			r.localWriter(ctx)
+		}()
+		go func() {
+			defer r.wg.Done()
+			r.localSyncLoop(ctx)
+		}()
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

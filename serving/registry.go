@@ -213,7 +213,7 @@ var ErrGone = errors.New("serving: the server is no longer running")
 func WaitAck(ctx context.Context, home string, s Server, account, fingerprint string) (Ack, error) {
 	p := filepath.Join(runDir(home), s.ID, account)
 	entry := filepath.Join(runDir(home), s.ID+".json")
-	wait := 5 * time.Millisecond
+	wait := 2 * time.Millisecond
 	for {
 		if raw, err := os.ReadFile(p); err == nil {
 			var a Ack
@@ -229,7 +229,7 @@ func WaitAck(ctx context.Context, home string, s Server, account, fingerprint st
 			return Ack{}, ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 50*time.Millisecond)
+		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -36,6 +37,22 @@ func AuditLog(s Store) audit.Log {
 	return nil
 }
 
+// DecideFunc is a newer-only rule: Decide, or DecideReplace for a forced
+// replace.
+type DecideFunc func(stored Record, exists bool, next Record) (Change, error)
+
+// AuditedWriter is implemented by backends that write a change and its
+// audit entry in one transaction: one commit instead of two on the write
+// path, and the entry exists exactly when the change does. The validated
+// Store uses it when the backend has it.
+type AuditedWriter interface {
+	// PutAudited stores rec as decide rules (Decide for PutIfNewer,
+	// DecideReplace for Replacer.Replace) and, when that changes the store,
+	// appends entry(what was stored before, whether anything was, the
+	// change) to the audit log in the same transaction.
+	PutAudited(ctx context.Context, rec Record, decide DecideFunc, entry func(old Record, hadOld bool, ch Change) audit.Entry) (Change, error)
+}
+
 // auditLog returns the backend's audit log, or nil.
 func (v *validated) auditLog() audit.Log {
 	if a, ok := v.b.(Auditor); ok {
@@ -57,6 +74,11 @@ const auditTimeout = 10 * time.Second
 
 // recordPut audits a put that changed the store.
 func (v *validated) recordPut(ctx context.Context, log audit.Log, ac *jwt.AccountClaims, old Record, hadOld bool, ch Change) {
+	v.record(ctx, log, putEntry(ac, old, hadOld, ch))
+}
+
+// putEntry is the audit entry of a put that changed the store.
+func putEntry(ac *jwt.AccountClaims, old Record, hadOld bool, ch Change) audit.Entry {
 	e := audit.Entry{
 		Action:      audit.ActionStorePut,
 		Account:     ac.Subject,
@@ -68,7 +90,39 @@ func (v *validated) recordPut(ctx context.Context, log audit.Log, ac *jwt.Accoun
 	if hadOld {
 		e.OldJTI = old.ID
 	}
-	v.record(ctx, log, e)
+	return e
+}
+
+// recordReplace audits a forced replace.
+func (v *validated) recordReplace(ctx context.Context, log audit.Log, ac *jwt.AccountClaims, old Record, hadOld bool) {
+	v.record(ctx, log, replaceEntry(ac, old, hadOld))
+}
+
+// replaceEntry is the audit entry of a forced replace; the detail says it
+// overrode the newer-only rule and which iat it replaced.
+func replaceEntry(ac *jwt.AccountClaims, old Record, hadOld bool) audit.Entry {
+	e := audit.Entry{
+		Action:      audit.ActionStorePut,
+		Account:     ac.Subject,
+		AccountName: ac.Name,
+		Signer:      ac.Issuer,
+		NewJTI:      ac.ID,
+		Detail:      "forced replace",
+	}
+	if hadOld {
+		e.OldJTI = old.ID
+		e.Detail = fmt.Sprintf("forced replace of the jwt issued at %d", old.IssuedAt)
+	}
+	return e
+}
+
+// putAudited writes rec through an AuditedWriter backend, the entry made
+// by mk and attributed from ctx.
+func putAudited(ctx context.Context, aw AuditedWriter, rec Record, decide DecideFunc,
+	mk func(old Record, hadOld bool, ch Change) audit.Entry) (Change, error) {
+	return aw.PutAudited(ctx, rec, decide, func(old Record, hadOld bool, ch Change) audit.Entry {
+		return audit.Attribute(ctx, mk(old, hadOld, ch))
+	})
 }
 
 // recordDelete audits a delete.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 )
 
@@ -85,3 +86,35 @@ func (b *Broadcaster) Close() {
 		close(s.ch)
 	}
 }
+
+// PollHealth is the one failure/recovery rule of the polling watchers (the
+// SQLite change-log poller, the directory poller): a run of failed polls
+// is logged once, and the first poll that works again says so and sends
+// every watcher EventReset, since changes may have been missed meanwhile.
+// The zero value is ready to use; one goroutine uses it.
+type PollHealth struct {
+	failing bool
+}
+
+// Failed records a failed poll of what (e.g. "reading the change log");
+// the first failure of a run is logged at error level.
+func (p *PollHealth) Failed(log *slog.Logger, what string, err error) {
+	if !p.failing {
+		log.Error(what+" failed; retrying", "err", err)
+		p.failing = true
+	}
+}
+
+// Succeeded records a poll that worked. After failures it logs that what
+// works again and publishes EventReset through b.
+func (p *PollHealth) Succeeded(log *slog.Logger, what string, b *Broadcaster) {
+	if !p.failing {
+		return
+	}
+	p.failing = false
+	log.Info(what + " works again; watchers reset")
+	b.Publish(Event{Kind: EventReset})
+}
+
+// Failing reports whether the last poll failed.
+func (p *PollHealth) Failing() bool { return p.failing }

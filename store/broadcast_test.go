@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/natsauth/natsauth/store"
@@ -75,4 +78,47 @@ func TestBroadcasterEnds(t *testing.T) {
 		t.Fatal("Watch after Close succeeded")
 	}
 	b.Publish(store.Event{Kind: store.EventPut}) // no panic after Close
+}
+
+// A run of failed polls is logged once; the first success after it sends
+// watchers one reset; successes without failures send nothing.
+func TestPollHealth(t *testing.T) {
+	var b store.Broadcaster
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var h store.PollHealth
+	h.Succeeded(log, "polling", &b)
+	for range 3 {
+		h.Failed(log, "polling", errors.New("disk gone"))
+	}
+	if !h.Failing() {
+		t.Fatal("not failing after failures")
+	}
+	if n := strings.Count(logs.String(), "polling failed"); n != 1 {
+		t.Errorf("failure logged %d times, want once:\n%s", n, logs.String())
+	}
+	h.Succeeded(log, "polling", &b)
+	h.Succeeded(log, "polling", &b)
+	select {
+	case ev := <-ch:
+		if ev.Kind != store.EventReset {
+			t.Fatalf("event %v, want reset", ev.Kind)
+		}
+	default:
+		t.Fatal("no reset after recovery")
+	}
+	select {
+	case ev := <-ch:
+		t.Fatalf("second event %v: one reset per recovery", ev.Kind)
+	default:
+	}
+	if !strings.Contains(logs.String(), "polling works again") {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
 }

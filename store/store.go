@@ -21,17 +21,17 @@ import (
 // Sentinel errors. Backends wrap them with the operation and account.
 var (
 	// ErrNotFound means no JWT is stored for the account.
-	ErrNotFound = errors.New("account not found")
+	ErrNotFound = errors.New("store: account not found")
 	// ErrStale means the JWT offered is older (by iat) than the stored one.
-	ErrStale = errors.New("jwt is older than the stored one")
+	ErrStale = errors.New("store: jwt is older than the stored one")
 	// ErrInvalid means the JWT or key failed validation; see trust.ValidationError.
 	ErrInvalid = trust.ErrInvalid
 	// ErrReadOnly means the store does not accept writes.
-	ErrReadOnly = errors.New("store is read-only")
+	ErrReadOnly = errors.New("store: read-only")
 	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store is closed")
+	ErrClosed = errors.New("store: closed")
 	// ErrUnavailable means the backend could not be reached.
-	ErrUnavailable = errors.New("store backend unavailable")
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
 
 // Change says what a Put did.
@@ -160,5 +160,32 @@ func Decide(stored Record, exists bool, next Record) (Change, error) {
 	return Updated, nil
 }
 
+// DecideReplace is Decide for a deliberate, forced replace (Replacer): any
+// other JWT replaces the stored one, whatever their iat. It is how an
+// operator recovers an account whose stored JWT blocks every later write
+// (say one issued in the year 3000 before such JWTs were refused).
+func DecideReplace(stored Record, exists bool, next Record) (Change, error) {
+	switch {
+	case !exists:
+		return Created, nil
+	case stored.JWT == next.JWT:
+		return Unchanged, nil
+	}
+	return Updated, nil
+}
+
+// Replacer is implemented by backends that can overwrite an account's JWT
+// regardless of the newer-only rule. Only Replace calls it, and only a
+// deliberate operator action (`natsauth store replace`) calls Replace.
+type Replacer interface {
+	// Replace stores rec even when the stored JWT is newer; the same JWT
+	// again is Unchanged. It is atomic as PutIfNewer is.
+	Replace(ctx context.Context, rec Record) (Change, error)
+}
+
+// ErrReplaceUnsupported means the backend cannot force a replace (a
+// read-only store, or one that is not natsauth's).
+var ErrReplaceUnsupported = errors.New("store: backend cannot force a replace")
+
 // ErrWatchUnsupported means the backend cannot report changes.
-var ErrWatchUnsupported = errors.New("backend does not support watch")
+var ErrWatchUnsupported = errors.New("store: backend does not support watch")

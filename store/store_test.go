@@ -8,7 +8,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 func TestDecide(t *testing.T) {
@@ -35,10 +35,32 @@ func TestDecide(t *testing.T) {
 			if stale := errors.Is(err, store.ErrStale); stale != tc.stale || (!tc.stale && err != nil) {
 				t.Errorf("err = %v, want stale %v", err, tc.stale)
 			}
-			if tc.stale && (!strings.Contains(err.Error(), "100") || !strings.Contains(err.Error(), "99")) {
+			if tc.stale && err != nil && (!strings.Contains(err.Error(), "100") || !strings.Contains(err.Error(), "99")) {
 				t.Errorf("stale error %q does not name both iats", err)
 			}
 		})
+	}
+}
+
+// A forced replace takes any other JWT, older or newer; the same one again
+// changes nothing.
+func TestDecideReplace(t *testing.T) {
+	stored := store.Record{Account: "A", JWT: "j1", IssuedAt: 100}
+	for _, tc := range []struct {
+		name   string
+		exists bool
+		next   store.Record
+		want   store.Change
+	}{
+		{"absent", false, store.Record{Account: "A", JWT: "j0", IssuedAt: 1}, store.Created},
+		{"same jwt", true, store.Record{Account: "A", JWT: "j1", IssuedAt: 100}, store.Unchanged},
+		{"newer", true, store.Record{Account: "A", JWT: "j2", IssuedAt: 101}, store.Updated},
+		{"older", true, store.Record{Account: "A", JWT: "j0", IssuedAt: 99}, store.Updated},
+	} {
+		got, err := store.DecideReplace(stored, tc.exists, tc.next)
+		if got != tc.want || err != nil {
+			t.Errorf("%s: DecideReplace = %v, %v; want %v, nil", tc.name, got, err, tc.want)
+		}
 	}
 }
 

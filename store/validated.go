@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/trust"
 )
 
@@ -32,6 +33,7 @@ type validated struct {
 var (
 	_ Store   = (*validated)(nil)
 	_ Watcher = (*validated)(nil)
+	_ Scanner = (*validated)(nil)
 )
 
 func (v *validated) Get(ctx context.Context, account string) (Record, error) {
@@ -55,12 +57,51 @@ func (v *validated) Put(ctx context.Context, account, token string) (Change, err
 	if log == nil {
 		return v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
 	}
+	if aw, ok := v.b.(AuditedWriter); ok {
+		return putAudited(ctx, aw, RecordFromClaims(token, ac), Decide, func(old Record, hadOld bool, ch Change) audit.Entry {
+			return putEntry(ac, old, hadOld, ch)
+		})
+	}
 	old, hadOld := v.previous(ctx, account)
 	ch, err := v.b.PutIfNewer(ctx, RecordFromClaims(token, ac))
 	if err == nil && ch != Unchanged {
 		v.recordPut(ctx, log, ac, old, hadOld, ch)
 	}
 	return ch, err
+}
+
+// Replace validates token as Put does (trusted issuer, subject, not from
+// the future) and stores it even when the stored JWT is newer.
+func (v *validated) Replace(ctx context.Context, account, token string) (Change, error) {
+	r, ok := v.b.(Replacer)
+	if !ok {
+		return Unchanged, fmt.Errorf("replace account %s: %w", account, ErrReplaceUnsupported)
+	}
+	if len(token) <= trust.MaxJWTSize {
+		token = strings.TrimSpace(token)
+	}
+	ac, err := v.policy.CheckAccount(account, token)
+	if err != nil {
+		return Unchanged, fmt.Errorf("replace account: %w", err)
+	}
+	if aw, ok := v.b.(AuditedWriter); ok && v.auditLog() != nil {
+		ch, err := putAudited(ctx, aw, RecordFromClaims(token, ac), DecideReplace, func(old Record, hadOld bool, _ Change) audit.Entry {
+			return replaceEntry(ac, old, hadOld)
+		})
+		if err != nil {
+			return Unchanged, fmt.Errorf("replace account %s: %w", account, err)
+		}
+		return ch, nil
+	}
+	old, hadOld := v.previous(ctx, account)
+	ch, err := r.Replace(ctx, RecordFromClaims(token, ac))
+	if err != nil {
+		return Unchanged, fmt.Errorf("replace account %s: %w", account, err)
+	}
+	if log := v.auditLog(); log != nil && ch != Unchanged {
+		v.recordReplace(ctx, log, ac, old, hadOld)
+	}
+	return ch, nil
 }
 
 func (v *validated) Delete(ctx context.Context, account string) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -18,7 +19,7 @@ import (
 const MaxJWTSize = 1 << 20
 
 // ErrInvalid is wrapped by every validation failure.
-var ErrInvalid = errors.New("invalid account jwt")
+var ErrInvalid = errors.New("trust: invalid account jwt")
 
 // ValidationError lists every problem found with one account JWT.
 type ValidationError struct {
@@ -33,12 +34,86 @@ func (e *ValidationError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalid) match.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
-// Policy is the set of keys trusted to sign account JWTs.
+// DefaultClockSkew is how far in the future (by its iat) an account JWT
+// may have been issued and still be accepted. Stores keep the newest JWT
+// by iat, so one issued in the future would block every later write of the
+// account until that time: such JWTs are refused. Two minutes covers
+// clocks kept by NTP; Policy.WithClockSkew changes it.
+const DefaultClockSkew = 2 * time.Minute
+
+// NoClockCheck as a clock skew turns the future-iat check off, for callers
+// that re-check JWTs already stored (applying them must not depend on this
+// host's clock).
+const NoClockCheck time.Duration = -1
+
+// Policy is the set of keys trusted to sign account JWTs, and the clock
+// skew allowed for their iat.
 type Policy struct {
 	operators   map[string]bool // operator identity keys
 	signingKeys map[string]bool // operator signing keys
 	strict      bool            // operator requires signing keys
 	system      string          // system account public key, if any
+	skew        time.Duration   // 0: DefaultClockSkew; NoClockCheck: off
+	now         func() time.Time
+}
+
+// WithClockSkew returns a copy of p that accepts account JWTs issued up to
+// d in the future (0 for DefaultClockSkew, NoClockCheck for no limit).
+func (p *Policy) WithClockSkew(d time.Duration) *Policy {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.skew = d
+	return &c
+}
+
+// WithClock returns a copy of p that reads the time from now (tests).
+func (p *Policy) WithClock(now func() time.Time) *Policy {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.now = now
+	return &c
+}
+
+// ClockSkew returns the allowed clock skew (NoClockCheck when off).
+func (p *Policy) ClockSkew() time.Duration {
+	if p == nil || p.skew == 0 {
+		return DefaultClockSkew
+	}
+	if p.skew < 0 {
+		return NoClockCheck
+	}
+	return p.skew
+}
+
+// checkIssuedAt reports a JWT issued further in the future than the skew.
+func (p *Policy) checkIssuedAt(iat int64, add func(format string, args ...any)) {
+	skew := p.ClockSkew()
+	if skew < 0 || iat == 0 {
+		return
+	}
+	now := time.Now
+	if p != nil && p.now != nil {
+		now = p.now
+	}
+	t := now()
+	if limit := t.Add(skew).Unix(); iat > limit {
+		add("jwt is issued at %s, %s in the future, more than the %s of clock skew allowed: "+
+			"check the signer's clock and sign it again (stored, it would block every later change of the account)",
+			time.Unix(iat, 0).UTC().Format(time.RFC3339), ahead(iat-t.Unix()), skew)
+	}
+}
+
+// ahead renders a number of seconds in the future without overflowing a
+// time.Duration (a JWT may claim the year 3000).
+func ahead(secs int64) string {
+	if secs > 2*24*3600 {
+		return fmt.Sprintf("%d days", secs/(24*3600))
+	}
+	return (time.Duration(secs) * time.Second).String()
 }
 
 // FromOperators builds a policy from one or more decoded operator claims.
@@ -156,6 +231,7 @@ func (p *Policy) CheckAccount(key, token string) (*jwt.AccountClaims, error) {
 	case !p.Trusted(ac.Issuer):
 		add("issuer %s is not the trusted operator or one of its signing keys", ac.Issuer)
 	}
+	p.checkIssuedAt(ac.IssuedAt, add)
 	vr := jwt.CreateValidationResults()
 	ac.Validate(vr)
 	for _, issue := range vr.Issues {

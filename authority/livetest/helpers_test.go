@@ -11,7 +11,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/node"
-	_ "github.com/natsauth/natsauth/store/mem"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // env is a home served by a running node.

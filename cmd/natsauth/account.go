@@ -1,19 +1,20 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/internal/flagspec"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
-	register("add", newAddAccountCmd)
-	register("edit", newEditAccountCmd)
+	register("add", func(a *app) *cobra.Command { return newAccountCmd(a, false) })
+	register("edit", func(a *app) *cobra.Command { return newAccountCmd(a, true) })
 }
 
 // nameArg picks a name given as the single argument or with -n; giving
@@ -56,218 +57,124 @@ func pickAccount(h *authority.Home, flag string) (string, error) {
 	return "", fmt.Errorf("there are %d accounts (%s): choose one with -a ACCOUNT", len(names), strings.Join(names, ", "))
 }
 
-// rawValue is a flag value kept as text and parsed after all flags are
-// read, so that every bad value is reported at once.
-type rawValue struct {
-	s   string
-	set bool
-}
-
-func (v *rawValue) String() string { return v.s }
-func (v *rawValue) Type() string   { return "string" }
-func (v *rawValue) Set(s string) error {
-	v.s, v.set = s, true
-	return nil
-}
-
-// limitSpec describes one account limit flag and its nsc alias.
-type limitSpec struct {
-	name, alias string
-	size        bool // a byte size (1MB, 10GB); otherwise a count
-	usage       string
-	field       func(*authority.AccountEdit) **int64
-}
-
-var limitSpecs = []limitSpec{
-	{"max-connections", "conns", false, "maximum client connections (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Conns }},
-	{"max-leafnodes", "leaf-conns", false, "maximum leaf node connections (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.LeafConns }},
-	{"max-data", "data", true, "maximum data in flight, e.g. 10GB (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Data }},
-	{"max-exports", "exports", false, "maximum exports (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Exports }},
-	{"max-imports", "imports", false, "maximum imports (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Imports }},
-	{"max-payload", "payload", true, "maximum message payload, e.g. 1MB (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Payload }},
-	{"max-subscriptions", "subscriptions", false, "maximum subscriptions (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.Subs }},
-	{"js-mem-storage", "", true, "JetStream memory storage, e.g. 1GB (0 disabled, -1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSMemStorage }},
-	{"js-disk-storage", "", true, "JetStream disk storage, e.g. 10GB (0 disabled, -1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSDiskStorage }},
-	{"js-streams", "", false, "JetStream maximum streams (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSStreams }},
-	{"js-consumer", "", false, "JetStream maximum consumers (-1 unlimited)", func(e *authority.AccountEdit) **int64 { return &e.JSConsumer }},
-}
-
-// limitFlags are the limit flags of add/edit account.
-type limitFlags struct {
-	values map[string]*rawValue // by flag name, aliases included
-}
-
-func bindLimitFlags(fs *pflag.FlagSet) *limitFlags {
-	lf := &limitFlags{values: map[string]*rawValue{}}
-	for _, s := range limitSpecs {
-		for _, n := range []string{s.name, s.alias} {
-			if n == "" {
-				continue
-			}
-			v := &rawValue{}
-			lf.values[n] = v
-			usage := s.usage
-			if n == s.alias {
-				usage = "same as --" + s.name
-			}
-			fs.Var(v, n, usage)
-		}
+// accountSpecs are the settings flags of add/edit account, named as nsc's;
+// edit adds the ones that remove something.
+func accountSpecs(e *authority.AccountEdit, edit bool) []flagspec.Spec {
+	s := []flagspec.Spec{
+		flagspec.S("max-connections|conns", "maximum client connections (-1 unlimited)", 's', flagspec.Limit(&e.Conns, false)),
+		flagspec.S("max-leafnodes|leaf-conns", "maximum leaf node connections (-1 unlimited)", 's', flagspec.Limit(&e.LeafConns, false)),
+		flagspec.S("max-data|data", "maximum data in flight, e.g. 10GB (-1 unlimited)", 's', flagspec.Limit(&e.Data, true)),
+		flagspec.S("max-exports|exports", "maximum exports (-1 unlimited)", 's', flagspec.Limit(&e.Exports, false)),
+		flagspec.S("max-imports|imports", "maximum imports (-1 unlimited)", 's', flagspec.Limit(&e.Imports, false)),
+		flagspec.S("max-payload|payload", "maximum message payload, e.g. 1MB (-1 unlimited)", 's', flagspec.Limit(&e.Payload, true)),
+		flagspec.S("max-subscriptions|subscriptions", "maximum subscriptions (-1 unlimited)", 's', flagspec.Limit(&e.Subs, false)),
+		flagspec.S("js-mem-storage", "JetStream memory storage, e.g. 1GB (0 disabled, -1 unlimited)", 's', flagspec.Limit(&e.JSMemStorage, true)),
+		flagspec.S("js-disk-storage", "JetStream disk storage, e.g. 10GB (0 disabled, -1 unlimited)", 's', flagspec.Limit(&e.JSDiskStorage, true)),
+		flagspec.S("js-streams", "JetStream maximum streams (-1 unlimited)", 's', flagspec.Limit(&e.JSStreams, false)),
+		flagspec.S("js-consumer", "JetStream maximum consumers (-1 unlimited)", 's', flagspec.Limit(&e.JSConsumer, false)),
+		flagspec.S("js-max-ack-pending", "JetStream maximum acks pending per consumer (-1 unlimited)", 's', flagspec.Limit(&e.JSMaxAckPending, false)),
+		flagspec.S("js-max-mem-stream", "JetStream maximum bytes of one memory stream (-1 unlimited)", 's', flagspec.Limit(&e.JSMaxMemStream, true)),
+		flagspec.S("js-max-disk-stream", "JetStream maximum bytes of one disk stream (-1 unlimited)", 's', flagspec.Limit(&e.JSMaxDiskStream, true)),
+		flagspec.S("js-max-bytes-required", "JetStream streams must set a maximum size", 'b', flagspec.To(&e.JSMaxBytesRequired, flagspec.Bool)),
+		flagspec.S("js-tier", "JetStream tier the --js-* limits apply to: 1 (R1) or 3 (R3); 0 is the global limits", 's', flagspec.To(&e.JSTier, flagspec.Int)),
+		flagspec.S("js-enable", "enable JetStream tier 0 (global), 1 or 3 with unlimited storage", 's', flagspec.To(&e.JSEnable, flagspec.Int)),
+		flagspec.S("expiry", expiryUsage, 's', flagspec.To(&e.Expires, flagspec.Time)),
+		flagspec.S("start", "valid from: 0 (now), yyyy-mm-dd, or a past time such as -1h", 's', flagspec.To(&e.Start, flagspec.Time)),
+		flagspec.S("disallow-bearer", "servers refuse bearer user JWTs of the account (--disallow-bearer=false allows them)", 'b', flagspec.To(&e.DisallowBearer, flagspec.Bool)),
+		flagspec.S("wildcard-exports", "allow exports with wildcards (the default; --wildcard-exports=false forbids them)", 'b', flagspec.To(&e.WildcardExports, flagspec.Bool)),
+		flagspec.S("description", "description of the account", 's', flagspec.To(&e.Description, flagspec.Text)),
+		flagspec.S("info-url", "http(s) URL with more information about the account", 's', flagspec.To(&e.InfoURL, flagspec.Text)),
+		flagspec.S("tag", "add tags", 'l', flagspec.List(&e.Tags)),
+		flagspec.S("trace-context-subject", `where servers send traces of messages carrying a W3C trace context ("" turns tracing off)`, 's', flagspec.To(&e.TraceSubject, flagspec.Text)),
+		flagspec.S("trace-context-sampling", "percentage of those messages traced, 1-100", 's', flagspec.To(&e.TraceSampling, flagspec.Int)),
 	}
-	return lf
+	s = append(s, permSpecs(&e.DefaultPermissions, "its users without permissions of their own", edit)...)
+	if edit {
+		s = append(s, flagspec.S("rm-tag", "remove tags", 'l', flagspec.List(&e.RemoveTags)),
+			flagspec.S("rm-js-tier", "remove the JetStream limits of tier 0 (global), 1 or 3", 's', flagspec.To(&e.RemoveJSTier, flagspec.Int)),
+			flagspec.S("js-disable", "remove every JetStream limit: JetStream off", 'b', flagspec.Value(&e.JSDisable, flagspec.Bool)))
+	}
+	return s
 }
 
-// edit parses the given limit flags into an AccountEdit, recording every
-// bad value, and returns a description of each change.
-func (lf *limitFlags) edit(p *authority.Problems) (authority.AccountEdit, []string) {
+func newAccountCmd(a *app, edit bool) *cobra.Command {
 	var e authority.AccountEdit
-	var changes []string
-	for _, s := range limitSpecs {
-		var got *int64
-		var from string
-		for _, n := range []string{s.name, s.alias} {
-			v, ok := lf.values[n]
-			if !ok || !v.set {
-				continue
-			}
-			parse := units.ParseCount
-			if s.size {
-				parse = units.ParseSize
-			}
-			x, err := parse(v.s)
-			if err != nil {
-				p.Add("--%s: %v", n, err)
-				continue
-			}
-			if got != nil && *got != x {
-				p.Add("--%s %s and --%s %s disagree", from, lf.values[from].s, n, v.s)
-				continue
-			}
-			got, from = &x, n
-		}
-		if got != nil {
-			*s.field(&e) = got
-			shown := units.FormatCount(*got)
-			if s.size {
-				shown = units.FormatSize(*got)
-			}
-			changes = append(changes, fmt.Sprintf("%s %s", s.name, shown))
-		}
-	}
-	return e, changes
-}
-
-func newAddAccountCmd(a *app) *cobra.Command {
-	var name string
-	var lf *limitFlags
-	cmd := &cobra.Command{
-		Use:   "account [NAME]",
-		Short: "Add an account, signed by the operator signing key",
-		Example: `  natsauth add account -n MyAccount
-  natsauth add account -n MyAccount --max-connections 1000 --max-payload 1MB --js-disk-storage 10GB`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("add account")
-			name := nameArg(p, "account", args, name)
-			if name != "" {
-				p.SetOp("add account %s", name)
-			}
-			e, changes := lf.edit(p)
-			h, err := a.openHome()
-			if err != nil {
-				return err
-			}
-			if p.Len() > 0 {
-				p.AddErr(e.Check())
-				if name != "" {
-					if err := authority.CheckName("account", name); err != nil {
-						p.Add("%v", err)
-					} else if _, err := h.Account(name); err == nil {
-						p.Add("account %q already exists", name)
-					}
-				}
-				return p.Err()
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			acc, res, err := m.AddAccount(cmd.Context(), name, e)
-			if acc != nil {
-				fmt.Fprintf(a.out, "added account %s %s\n", acc.Name, acc.Pub)
-				for _, c := range changes {
-					fmt.Fprintf(a.out, "  %s\n", c)
-				}
-			}
-			a.writeResult(res)
-			return err
-		},
-	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")
-	lf = bindLimitFlags(cmd.Flags())
-	return cmd
-}
-
-func newEditAccountCmd(a *app) *cobra.Command {
-	var name string
-	var lf *limitFlags
+	var name, pub string
 	kf := &accountKeyFlags{}
+	verb := map[bool]string{false: "add", true: "edit"}[edit]
 	cmd := &cobra.Command{
 		Use:   "account [NAME]",
-		Short: "Change account limits and signing keys; limits not named keep their values",
-		Example: `  natsauth edit account MyAccount --max-connections 1000 --max-data 10GB --max-exports 10 \
+		Short: map[bool]string{false: "Add an account, signed by the operator signing key", true: "Change an account's settings, limits, JetStream, default permissions and signing keys; what is not named stays"}[edit],
+		Example: map[bool]string{false: `  natsauth add account -n MyAccount
+  natsauth add account -n MyAccount --max-connections 1000 --max-payload 1MB --js-disk-storage 10GB
+  natsauth add account -n Partner --public-key AB...   # its seed stays with its owner
+  natsauth add account -n Team --allow-sub "team.>" --allow-pub "team.>" --disallow-bearer --tag team`,
+			true: `  natsauth edit account MyAccount --max-connections 1000 --max-data 10GB --max-exports 10 \
     --max-imports 10 --max-payload 1MB --max-subscriptions 1000
   natsauth edit account MyAccount --js-mem-storage 1GB --js-disk-storage 10GB --js-streams 10 --js-consumer 100
-  natsauth edit account MyAccount --sk generate`,
+  natsauth edit account MyAccount --js-tier 3 --js-disk-storage 10GB --js-max-disk-stream 1GB
+  natsauth edit account MyAccount --allow-pub "orders.>" --deny-sub "admin.>" --disallow-bearer --expiry 1y
+  natsauth edit account MyAccount --sk generate`}[edit],
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p := authority.NewProblems("edit account")
-			name := nameArg(p, "account", args, name)
-			if name != "" {
-				p.SetOp("edit account %s", name)
-			}
-			e, changes := lf.edit(p)
-			if len(changes) == 0 && !kf.given() && p.Len() == 0 {
-				p.Add("nothing to change: give a limit such as --max-connections 100 or --sk generate (see --help)")
-			}
-			kf.check(p)
-			h, err := a.openHome()
-			if err != nil {
-				return err
-			}
-			if p.Len() > 0 {
-				p.AddErr(e.Check())
-				if name != "" {
-					_, err := h.Account(name)
-					p.AddErr(err)
-				}
-				return p.Err()
-			}
-			e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			before, _ := h.Account(name)
-			acc, res, err := m.EditAccount(cmd.Context(), name, e)
-			if acc != nil {
-				fmt.Fprintf(a.out, "edited account %s %s\n", acc.Name, acc.Pub)
-				for _, c := range changes {
-					fmt.Fprintf(a.out, "  %s\n", c)
-				}
-				writeKeyChanges(a.out, before, acc)
-				js := acc.Claims.Limits.JetStreamLimits
-				if (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
-					fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
-				}
-			}
-			a.writeResult(res)
-			return err
-		},
 	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "account to edit")
-	lf = bindLimitFlags(cmd.Flags())
-	kf.bind(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVarP(&name, "name", "n", "", "account name")
+	sp := flagspec.Bind(fs, accountSpecs(&e, edit)...)
+	if edit {
+		kf.bind(fs)
+	} else {
+		fs.StringVar(&pub, "public-key", "", "create the account for this account public key (A...); its seed is held elsewhere")
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		p := authority.NewProblems("%s account", verb)
+		if name = nameArg(p, "account", args, name); name != "" {
+			p.SetOp("%s account %s", verb, name)
+		}
+		changes := sp.Apply(p.Add)
+		if edit && e.IsZero() && !kf.given() && p.Len() == 0 {
+			p.Add("nothing to change: give a setting such as --max-connections 100 or --sk generate (see --help)")
+		}
+		kf.check(p)
+		h, err := a.openHome()
+		if err != nil {
+			return err
+		}
+		before, err := h.Account(name)
+		if p.Len() > 0 { // report what the library would find as well
+			p.AddErr(e.Check())
+			switch {
+			case name != "" && (edit || errors.Is(err, authority.ErrInvalid)):
+				p.AddErr(err)
+			case name != "" && err == nil:
+				p.Add("account %q already exists", name)
+			}
+			return p.Err()
+		}
+		e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
+		return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
+			change := func() (*authority.AccountInfo, *manage.Result, error) { return m.EditAccount(cmd.Context(), name, e) }
+			if !edit {
+				change = func() (*authority.AccountInfo, *manage.Result, error) {
+					return m.AddAccountWith(cmd.Context(), name, e, authority.AccountIssue{PublicKey: pub})
+				}
+			}
+			acc, res, err := change()
+			if acc == nil {
+				return res, err
+			}
+			fmt.Fprintf(a.out, "%s account %s %s\n", map[bool]string{false: "added", true: "edited"}[edit], acc.Name, acc.Pub)
+			for _, c := range changes {
+				fmt.Fprintf(a.out, "  %s\n", c)
+			}
+			writeKeyChanges(a.out, before, acc)
+			if js := acc.Claims.Limits.JetStreamLimits; (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
+				fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
+			}
+			if pub != "" {
+				fmt.Fprintf(a.out, "  its seed is not here: add a signing key (natsauth edit account %s --sk generate) to issue its users here\n", acc.Name)
+			}
+			return res, err
+		})
+	}
 	return cmd
 }

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/fsx"
 )
 
 func init() { register("generate", newGenerateCredsCmd) }
@@ -76,29 +76,9 @@ func restrictStdout(w io.Writer) error {
 	return nil
 }
 
-// writePrivateFile replaces path with data, readable by the owner only:
-// a temporary 0600 file in the same directory renamed over path.
+// writePrivateFile replaces path with data, readable by the owner only
+// (fsx.WriteFile: a temporary 0600 file in the same directory renamed over
+// path).
 func writePrivateFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
+	return fsx.WriteFile(path, data, 0o600)
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("", newExportCmd)
+	register("", newExportFileCmd)
 	register("", newSchemaCmd)
 	register("", newPlanCmd)
 	register("", newApplyCmd)
@@ -79,7 +79,7 @@ func (a *app) writePlan(p *declare.Plan, asJSON bool) error {
 	return nil
 }
 
-func newExportCmd(a *app) *cobra.Command {
+func newExportFileCmd(a *app) *cobra.Command {
 	var accounts []string
 	var noUsers bool
 	var out string

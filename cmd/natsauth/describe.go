@@ -73,7 +73,7 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:     "account [NAME]",
-		Short:   "Describe an account: keys, limits, JetStream, exports, revocations",
+		Short:   "Describe an account: keys, settings, limits, JetStream, exports and imports, users, revocations",
 		Example: "  natsauth describe account MyAccount\n  natsauth describe account MyAccount --json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -97,11 +97,10 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 			if done, err := o.emit(a.out, acc.Claims, acc.JWT); done {
 				return err
 			}
-			users, err := h.Users(name)
-			if err != nil {
+			if err := describe.AccountInHome(a.out, h, acc); err != nil || !acc.Claims.Authorization.IsEnabled() {
 				return err
 			}
-			return describe.Account(a.out, acc, users)
+			return describe.AuthCallout(a.out, h, acc)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")

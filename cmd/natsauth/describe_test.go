@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/jwt/v2"
+
+	"github.com/natsauth/natsauth/describe"
 )
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
@@ -60,7 +62,7 @@ func TestDescribeAndList(t *testing.T) {
 		t.Errorf("describe user --json: %+v", uc)
 	}
 
-	var accs []accountRow
+	var accs []describe.AccountRow
 	if err := jsonUnmarshal(c.must("list", "accounts", "--json"), &accs); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestDescribeAndList(t *testing.T) {
 	if out := c.must("list", "accounts"); !strings.Contains(out, "MyAccount") || !strings.Contains(out, "system account") {
 		t.Errorf("list accounts:\n%s", out)
 	}
-	var users []userRow
+	var users []describe.UserRow
 	if err := jsonUnmarshal(c.must("list", "users", "--json"), &users); err != nil {
 		t.Fatal(err)
 	}

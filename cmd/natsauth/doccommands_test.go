@@ -50,17 +50,19 @@ func TestDocumentedCommandsParse(t *testing.T) {
 var natsauthLine = regexp.MustCompile(`^\s*(?:\$\s+)?(?:go run \./cmd/natsauth|natsauth)\s+(.+)$`)
 
 // documentedCommands returns the arguments of the natsauth command lines
-// inside ``` code blocks, with backslash continuations joined.
+// inside ``` code blocks (not ```text ones: diagrams), with backslash
+// continuations joined.
 func documentedCommands(md string) []string {
 	md = strings.ReplaceAll(md, "\\\n", " ")
 	var out []string
-	inCode := false
+	inCode, skip := false, false
 	for _, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+		if fence, ok := strings.CutPrefix(strings.TrimSpace(line), "```"); ok {
 			inCode = !inCode
+			skip = inCode && fence == "text"
 			continue
 		}
-		if m := natsauthLine.FindStringSubmatch(line); inCode && m != nil {
+		if m := natsauthLine.FindStringSubmatch(line); inCode && !skip && m != nil {
 			out = append(out, m[1])
 		}
 	}

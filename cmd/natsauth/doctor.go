@@ -76,6 +76,7 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if err != nil {
 				return err
 			}
+			p.AddErr(a.doctorStores(ctx, &rep, h, doctor.Options{Now: func() time.Time { return now }, Command: command}))
 			var varzs []doctor.SourcedVarz
 			if sf.server != "" {
 				vs, err := doctorViaNATS(ctx, &sf, h)
@@ -119,6 +120,32 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 	fl.BoolVar(&fix, "fix-permissions", false, "first make seeds, creds and TLS keys 0600 and their directories 0700")
 	fl.StringVar(&window, "expiry-window", "30d", "report accounts and users expiring within this long")
 	return cmd
+}
+
+// doctorStores compares the home with every store its servers read.
+func (a *app) doctorStores(ctx context.Context, rep *doctor.Report, h *authority.Home, o doctor.Options) error {
+	m, err := a.manager()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	stores, err := m.ServingStores(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range stores {
+		fs, err := doctor.CheckStore(ctx, h, s.Store, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.URL, err)
+		}
+		for i := range fs {
+			if len(stores) > 1 {
+				fs[i].Object += " in " + s.URL
+			}
+		}
+		rep.Findings = append(rep.Findings, fs...)
+	}
+	return nil
 }
 
 // doctorViaNATS asks every server for its varz over the system account.

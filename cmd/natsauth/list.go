@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,112 +15,92 @@ import (
 func init() {
 	register("list", newListAccountsCmd)
 	register("list", newListUsersCmd)
+	register("list", newListExportsCmd)
+	register("list", newListImportsCmd)
+	register("list", newListKeysCmd)
+	register("", newExpirationsCmd)
 }
 
-// accountRow is one line of `list accounts --json`.
-type accountRow struct {
-	Name      string `json:"name"`
-	PublicKey string `json:"public_key"`
-	System    bool   `json:"system"`
-	Users     int    `json:"users"`
-	JetStream bool   `json:"jetstream"`
-}
-
-// userRow is one line of `list users --json`.
-type userRow struct {
-	Name      string `json:"name"`
-	PublicKey string `json:"public_key"`
-	Account   string `json:"account"`
-	Expires   int64  `json:"expires"` // unix seconds, 0 for never
-	Bearer    bool   `json:"bearer"`
-	Revoked   bool   `json:"revoked"`
-}
-
-func newListAccountsCmd(a *app) *cobra.Command {
+// listCmd is a command that reads the home: list returns the rows --json
+// prints and the table printed otherwise. With acct, -a picks the account.
+func listCmd(a *app, use, short string, acct bool, list func(h *authority.Home, account string) (any, func() error, error)) *cobra.Command {
 	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "accounts",
-		Short: "List the accounts",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, err := a.openHome()
-			if err != nil {
-				return err
+	var account string
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+		h, err := a.openHome()
+		if err != nil {
+			return err
+		}
+		if acct {
+			if account, err = pickAccount(h, account); err != nil {
+				return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), "natsauth "), err)
 			}
-			accs, err := h.Accounts()
-			if err != nil {
-				return err
-			}
-			rows := make([]accountRow, 0, len(accs))
-			for _, acc := range accs {
-				users, err := h.Users(acc.Name)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, accountRow{Name: acc.Name, PublicKey: acc.Pub, System: acc.System,
-					Users: len(users), JetStream: acc.Claims.Limits.IsJSEnabled()})
-			}
-			if asJSON {
-				return writeJSON(a.out, rows)
-			}
-			tw := describe.NewTable(a.out)
-			fmt.Fprintf(tw, "NAME\tPUBLIC KEY\tUSERS\tJETSTREAM\t\n")
-			for _, r := range rows {
-				note := ""
-				if r.System {
-					note = "system account"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, r.PublicKey, r.Users, describe.YesNo(r.JetStream), note)
-			}
-			return tw.Flush()
-		},
-	}
+		}
+		rows, table, err := list(h, account)
+		switch {
+		case err != nil:
+			return err
+		case asJSON:
+			return writeJSON(a.out, rows)
+		}
+		return table()
+	}}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	if acct {
+		cmd.Flags().StringVarP(&account, "account", "a", "", acctUsage)
+	}
 	return cmd
 }
 
+func newListAccountsCmd(a *app) *cobra.Command {
+	return listCmd(a, "accounts", "List the accounts", false, func(h *authority.Home, _ string) (any, func() error, error) {
+		rows, err := describe.AccountRows(h)
+		return rows, func() error { return describe.Accounts(a.out, rows) }, err
+	})
+}
+
 func newListUsersCmd(a *app) *cobra.Command {
-	var asJSON bool
-	var account string
-	cmd := &cobra.Command{
-		Use:   "users",
-		Short: "List the users of an account",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, err := a.openHome()
-			if err != nil {
-				return err
-			}
-			name, err := pickAccount(h, account)
-			if err != nil {
-				return fmt.Errorf("list users: %w", err)
-			}
-			acc, err := h.Account(name)
-			if err != nil {
-				return err
-			}
-			users, err := h.Users(name)
-			if err != nil {
-				return err
-			}
-			rows := make([]userRow, 0, len(users))
-			for i := range users {
-				u := &users[i]
-				rows = append(rows, userRow{Name: u.Name, PublicKey: u.Pub, Account: acc.Name,
-					Expires: u.Claims.Expires, Bearer: u.Claims.BearerToken, Revoked: acc.IsRevoked(u)})
-			}
-			if asJSON {
-				return writeJSON(a.out, rows)
-			}
-			tw := describe.NewTable(a.out)
-			fmt.Fprintf(tw, "NAME\tPUBLIC KEY\tEXPIRES\tREVOKED\n")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.PublicKey, units.FormatTime(r.Expires, "never"), describe.YesNo(r.Revoked))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVarP(&account, "account", "a", "", "account (optional when there is one account besides "+authority.SystemAccountName+")")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return listCmd(a, "users", "List the users of an account", true, func(h *authority.Home, account string) (any, func() error, error) {
+		rows, err := describe.UserRows(h, account)
+		return rows, func() error { return describe.Users(a.out, rows) }, err
+	})
+}
+
+func newListExportsCmd(a *app) *cobra.Command {
+	return listCmd(a, "exports", "List every account's exports and the accounts that import each", false, func(h *authority.Home, _ string) (any, func() error, error) {
+		exps, err := h.Exports()
+		rows := describe.ExportRows(exps)
+		return rows, func() error { return describe.Exports(a.out, rows) }, err
+	})
+}
+
+func newListImportsCmd(a *app) *cobra.Command {
+	return listCmd(a, "imports", "List every account's imports, where from, and whether servers accept them", false, func(h *authority.Home, _ string) (any, func() error, error) {
+		imps, err := h.Imports(time.Now())
+		rows := describe.ImportRows(imps)
+		return rows, func() error { return describe.Imports(a.out, rows) }, err
+	})
+}
+
+func newListKeysCmd(a *app) *cobra.Command {
+	return listCmd(a, "keys", "List the keys of the operator, accounts and users, and whether the keystore holds their seeds", false, func(h *authority.Home, _ string) (any, func() error, error) {
+		keys, unref, err := h.Keys()
+		return map[string]any{"keys": keys, "not_referenced": unref}, func() error { return describe.Keys(a.out, keys, unref) }, err
+	})
+}
+
+func newExpirationsCmd(a *app) *cobra.Command {
+	var within string
+	cmd := listCmd(a, "expirations", "List when the operator, accounts, users and activation tokens expire", false, func(h *authority.Home, _ string) (any, func() error, error) {
+		now := time.Now()
+		end, err := units.ParseExpiry(within, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("expirations: --within: %w", err)
+		}
+		window := max(end.Sub(now), 0)
+		list, err := h.Expirations(now, window)
+		return list, func() error { return describe.Expirations(a.out, list, within) }, err
+	})
+	cmd.Flags().StringVar(&within, "within", "1M", "mark what expires within this window: a number with m(inutes) h d w M(onths) y")
 	return cmd
 }

@@ -217,6 +217,11 @@ func TestProcessServe(t *testing.T) {
 		if httpStatus(t, p.monitor+"/healthz") != http.StatusOK {
 			t.Fatal("/healthz not OK after reload")
 		}
+		// nats-server's reload would swap natsauth's resolver for the
+		// file's one: the server must still resolve through natsauth's.
+		if m := string(httpGet(t, p.monitor+"/metrics")); !strings.Contains(m, "\nnatsauth_resolver_active 1\n") {
+			t.Fatalf("after SIGHUP the server does not resolve through natsauth's resolver:\n%s", grepLines(m, "natsauth_resolver_active"))
+		}
 		p.stop(t, syscall.SIGTERM)
 	})
 
@@ -253,4 +258,15 @@ func httpStatus(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

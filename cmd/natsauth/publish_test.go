@@ -11,7 +11,7 @@ import (
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/serving"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/dir"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // dirStoreHome is an initialized home that publishes to a directory store
@@ -132,12 +132,13 @@ func TestPublishStaleStoreIsReported(t *testing.T) {
 	c.must("add", "account", "-n", "A")
 	h, _ := authority.Open(c.dir)
 	acc, _ := h.Account("A")
-	// Someone else stored a newer JWT for A (iat far in the future).
+	// Someone else stored a newer JWT for A (iat a minute ahead, within the
+	// allowed clock skew).
 	signer, err := h.OperatorSigner()
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := testkit.WithIssuedAt(t, acc.JWT, signer, acc.Claims.IssuedAt+100000)
+	newer := testkit.WithIssuedAt(t, acc.JWT, signer, acc.Claims.IssuedAt+60)
 	st, err := store.Open(context.Background(), c.store, store.Options{Policy: h.Policy()})
 	if err != nil {
 		t.Fatal(err)
@@ -149,5 +150,26 @@ func TestPublishStaleStoreIsReported(t *testing.T) {
 	_, _, err = c.run("edit", "account", "A", "--max-connections", "1")
 	if err == nil || !strings.Contains(err.Error(), "newer JWT") || !strings.Contains(err.Error(), "saved in the home") {
 		t.Errorf("edit over a newer stored JWT = %v", err)
+	}
+
+	// doctor names the drift, and store replace is the deliberate way out.
+	out, _, _ := c.run("doctor")
+	if !strings.Contains(out, "store-newer-than-home") || !strings.Contains(out, "store replace A") {
+		t.Errorf("doctor does not report the stale store:\n%s", out)
+	}
+	out = c.must("store", "replace", "A")
+	if !strings.Contains(out, "published account A to") {
+		t.Errorf("store replace output:\n%s", out)
+	}
+	home, _ := h.Account("A")
+	if got, err := storedJWT(t, c, h, acc.Pub); err != nil || got != home.JWT {
+		t.Fatalf("after store replace the store holds another JWT than the home (%v)", err)
+	}
+	if out, _, _ := c.run("doctor"); strings.Contains(out, "store-newer-than-home") {
+		t.Errorf("doctor still reports the drift after store replace:\n%s", out)
+	}
+	entries := c.must("audit", "--json")
+	if !strings.Contains(entries, `"action":"store replace"`) {
+		t.Error("store replace is not in the audit log")
 	}
 }

@@ -2,12 +2,16 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsauth/natsauth/internal/testkit"
 )
 
 // TestReadmeSequenceAsPrinted runs the README's walkthrough commands in
@@ -29,6 +33,7 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 		t.Fatalf("only %d commands found in the walkthrough", len(lines))
 	}
 	home := filepath.Join(t.TempDir(), "home")
+	scratch := t.TempDir()
 	var url string
 	var ran []string
 	for _, line := range lines {
@@ -42,6 +47,11 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 				url = bg.wait(t, bg.out, servingRe, time.Minute)[1]
 			}
 			continue
+		}
+		for i := range args { // files the README writes go to a scratch directory, not the package's
+			if (args[i] == "-o" || args[i] == "--output-file") && i+1 < len(args) {
+				args[i+1] = filepath.Join(scratch, args[i+1])
+			}
 		}
 		out, errOut, err := runCLI(t, append(args, "--home", home)...)
 		if err != nil {
@@ -66,22 +76,73 @@ func TestReadmeSequenceAsPrinted(t *testing.T) {
 	if err := admin.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	// nats req --creds=alice.creds orders.status 123
-	alice, err := nats.Connect(url, nats.UserCredentials(creds("alice")))
-	if err != nil {
-		t.Fatal(err)
+	// The README's nats CLI lines, as printed, from a directory holding
+	// the creds files its section 3 writes (and sys.creds).
+	for _, u := range []string{"alice", "bob"} {
+		copyFile(t, creds(u), filepath.Join(scratch, u+".creds"))
 	}
-	defer alice.Close()
-	reply, err := alice.Request("orders.status", []byte("123"), 5*time.Second)
-	if err != nil {
-		t.Fatalf("alice's request as in the README: %v (last error: %v)", err, alice.LastError())
+	copyFile(t, filepath.Join(home, "keys", "creds", "MyOperator", "SYS", "sys.creds"), filepath.Join(scratch, "sys.creds"))
+	cli := testkit.NatsCLI(t)
+	connect := md[strings.Index(md, "## Connect"):]
+	connect = connect[:strings.Index(connect, "With Go")]
+	var ranReq, ranPub bool
+	for _, line := range natsLines(connect) {
+		args, ok := splitShell(line)
+		if !ok || len(args) == 0 || args[0] == "sub" { // subscriptions run until stopped
+			continue
+		}
+		cmd := exec.Command(cli, args...)
+		cmd.Dir = scratch
+		cmd.Env = append(os.Environ(), "NATS_URL="+url)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("nats %s: %v\n%s", line, err, out)
+		}
+		switch args[0] {
+		case "req":
+			ranReq = true
+			if !strings.Contains(string(out), "order 123: shipped") {
+				t.Fatalf("nats %s: no reply in\n%s", line, out)
+			}
+		case "pub":
+			ranPub = true
+		}
 	}
-	if got := string(reply.Data); got != "order 123: shipped" {
-		t.Fatalf("reply = %q", got)
+	if !ranReq || !ranPub {
+		t.Fatal("the README's Connect section has no nats pub or nats req line")
 	}
 	// bob was revoked by the README's last command.
 	if nc, err := nats.Connect(url, nats.UserCredentials(creds("bob")), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("bob connected after the README revoked him")
+	}
+}
+
+var natsCLILine = regexp.MustCompile(`^\s*nats\s+(.+)$`)
+
+// natsLines are the nats CLI command lines of the code blocks of md.
+func natsLines(md string) []string {
+	var out []string
+	inCode := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+			continue
+		}
+		if m := natsCLILine.FindStringSubmatch(line); inCode && m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,12 +11,16 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
-	register("revocations", newRevokeUserCmd)
-	register("revocations", newUnrevokeUserCmd)
+	register("revocations", func(a *app) *cobra.Command { return newUserRevocationCmd(a, true) })
+	register("revocations", func(a *app) *cobra.Command { return newUserRevocationCmd(a, false) })
 	register("revocations", newListRevocationsCmd)
+	register("revocations", func(a *app) *cobra.Command { return newActivationRevocationCmd(a, true) })
+	register("revocations", func(a *app) *cobra.Command { return newActivationRevocationCmd(a, false) })
+	register("revocations", newListActivationRevocationsCmd)
 }
 
 // revocationFlags select the user of a revocation command.
@@ -54,125 +58,106 @@ func parseRevocationTime(s string, now time.Time) (time.Time, error) {
 	return units.ParseExpiry(s, now)
 }
 
-func newRevokeUserCmd(a *app) *cobra.Command {
+func newUserRevocationCmd(a *app, add bool) *cobra.Command {
 	var f revocationFlags
 	var at string
 	cmd := &cobra.Command{
-		Use:     "add-user",
-		Short:   "Revoke a user: servers refuse its JWTs issued until now and close its connections",
-		Example: "  natsauth revocations add-user -a MyAccount -n alice",
+		Use:     map[bool]string{true: "add-user", false: "delete-user"}[add],
+		Short:   map[bool]string{true: "Revoke a user: servers refuse its JWTs issued until now and close its connections", false: "Remove a user's revocation"}[add],
+		Example: map[bool]string{true: "  natsauth revocations add-user -a MyAccount -n alice", false: "  natsauth revocations delete-user -a MyAccount -n alice"}[add],
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := authority.NewProblems("revoke user")
-			user := f.target(p)
-			when, err := parseRevocationTime(at, time.Now())
-			if err != nil {
-				p.Add("--at: %v", err)
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			account, err := pickAccount(m.Home(), f.account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
-				return err
-			}
-			acc, res, err := m.RevokeUser(cmd.Context(), account, user, when)
-			if acc != nil {
-				fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
-					user, acc.Name, when.UTC().Format(time.RFC3339))
-			}
-			a.writeResult(res)
-			return err
+			p := authority.NewProblems("%s", map[bool]string{true: "revoke user", false: "unrevoke user"}[add])
+			user, when := f.target(p), revocationTime(p, at)
+			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				if !add {
+					acc, res, err := m.UnrevokeUser(cmd.Context(), account, user)
+					if acc != nil {
+						fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
+					}
+					return res, err
+				}
+				acc, res, err := m.RevokeUser(cmd.Context(), account, user, when)
+				if acc != nil {
+					fmt.Fprintf(a.out, "revoked %s in account %s: JWTs issued at or before %s are refused\n",
+						user, acc.Name, when.UTC().Format(time.RFC3339))
+				}
+				return res, err
+			})
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVar(&at, "at", "0", "revoke JWTs issued at or before this time: 0 (now), unix seconds, yyyy-mm-dd or RFC 3339")
+	if add {
+		cmd.Flags().StringVar(&at, "at", "0", "revoke JWTs issued at or before this time: 0 (now), unix seconds, yyyy-mm-dd or RFC 3339")
+	}
 	return cmd
 }
 
-func newUnrevokeUserCmd(a *app) *cobra.Command {
-	var f revocationFlags
+// revocationTime parses --at, recording a bad value in p.
+func revocationTime(p *authority.Problems, at string) time.Time {
+	when, err := parseRevocationTime(at, time.Now())
+	if err != nil {
+		p.Add("--at: %v", err)
+	}
+	return when
+}
+
+// activationFlags select the activation tokens of a revocation command.
+type activationFlags struct{ account, subject, target, at string }
+
+func (f *activationFlags) bind(cmd *cobra.Command, at bool) {
+	cmd.Flags().StringVarP(&f.account, "account", "a", "", "exporting "+acctUsage)
+	cmd.Flags().StringVarP(&f.subject, "subject", "s", "", "subject of the private export")
+	cmd.Flags().StringVarP(&f.target, "target-account", "t", "", `importing account (name or public key), or "*" for every account`)
+	if at {
+		cmd.Flags().StringVar(&f.at, "at", "0", "revoke tokens issued at or before this time: 0 (now), unix seconds, yyyy-mm-dd or RFC 3339")
+	}
+}
+
+func newActivationRevocationCmd(a *app, add bool) *cobra.Command {
+	var f activationFlags
 	cmd := &cobra.Command{
-		Use:     "delete-user",
-		Short:   "Remove a user's revocation",
-		Example: "  natsauth revocations delete-user -a MyAccount -n alice",
-		Args:    cobra.NoArgs,
+		Use:   map[bool]string{true: "add-activation", false: "delete-activation"}[add],
+		Short: map[bool]string{true: "Revoke activation tokens: servers drop the target's import of a private export", false: "Remove the revocation of activation tokens"}[add],
+		Example: map[bool]string{true: `  natsauth revocations add-activation -a Orders -s "orders.private.>" -t Shipping`,
+			false: `  natsauth revocations delete-activation -a Orders -s "orders.private.>" -t Shipping`}[add],
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := authority.NewProblems("unrevoke user")
-			user := f.target(p)
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			account, err := pickAccount(m.Home(), f.account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
-				return err
-			}
-			acc, res, err := m.UnrevokeUser(cmd.Context(), account, user)
-			if acc != nil {
-				fmt.Fprintf(a.out, "removed the revocation of %s in account %s\n", user, acc.Name)
-			}
-			a.writeResult(res)
-			return err
+			p := authority.NewProblems("activation revocation %s for %s", f.subject, f.target)
+			when := revocationTime(p, f.at)
+			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				if !add {
+					acc, res, err := m.UnrevokeActivation(cmd.Context(), account, f.subject, f.target)
+					if acc != nil {
+						fmt.Fprintf(a.out, "removed the revocation of %s's activations for export %s of account %s\n", f.target, f.subject, acc.Name)
+					}
+					return res, err
+				}
+				acc, res, err := m.RevokeActivation(cmd.Context(), account, f.subject, f.target, when)
+				if acc != nil {
+					fmt.Fprintf(a.out, "revoked %s's activations for export %s of account %s issued at or before %s\n",
+						f.target, f.subject, acc.Name, when.UTC().Format(time.RFC3339))
+				}
+				return res, err
+			})
 		},
 	}
-	f.bind(cmd)
+	f.bind(cmd, add)
 	return cmd
-}
-
-// revocationRow is one line of `revocations list-users --json`.
-type revocationRow struct {
-	PublicKey string `json:"public_key"`
-	User      string `json:"user,omitempty"`
-	At        int64  `json:"at"` // unix seconds
 }
 
 func newListRevocationsCmd(a *app) *cobra.Command {
-	var account string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "list-users",
-		Short: "List the revoked users of an account",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, err := a.openHome()
-			if err != nil {
-				return err
-			}
-			acc, err := pickAccount(h, account)
-			if err != nil {
-				return fmt.Errorf("list revocations: %w", err)
-			}
-			revs, err := h.Revocations(acc)
-			if err != nil {
-				return err
-			}
-			rows := make([]revocationRow, 0, len(revs))
-			for _, r := range revs {
-				rows = append(rows, revocationRow{PublicKey: r.Pub, User: r.User, At: r.At.Unix()})
-			}
-			if asJSON {
-				return writeJSON(a.out, rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintf(a.out, "account %s has no revocations\n", acc)
-				return nil
-			}
-			tw := describe.NewTable(a.out)
-			fmt.Fprintf(tw, "PUBLIC KEY\tUSER\tREVOKES JWTS ISSUED AT OR BEFORE\n")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.PublicKey, r.User, units.FormatTime(r.At, "-"))
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVarP(&account, "account", "a", "", "account (optional when there is one account besides SYS)")
+	cmd := listCmd(a, "list-users", "List the revoked users of an account", true, func(h *authority.Home, account string) (any, func() error, error) {
+		rows, err := describe.RevocationRows(h, account)
+		return rows, func() error { return describe.Revocations(a.out, account, rows) }, err
+	})
 	cmd.Flags().StringP("name", "n", "", "ignored; accepted for nsc compatibility")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func newListActivationRevocationsCmd(a *app) *cobra.Command {
+	return listCmd(a, "list-activations", "List the activation revocations of an account's exports", true, func(h *authority.Home, account string) (any, func() error, error) {
+		rows, err := describe.ActivationRevocationRows(h, account)
+		return rows, func() error { return describe.ActivationRevocations(a.out, account, rows) }, err
+	})
 }

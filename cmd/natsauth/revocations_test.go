@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natsauth/natsauth/describe"
 )
 
 func TestRevocationsCommands(t *testing.T) {
@@ -21,7 +23,7 @@ func TestRevocationsCommands(t *testing.T) {
 	if !ac.Revocations.IsRevoked(alice.Subject, time.Unix(alice.IssuedAt, 0)) || ac.Limits.Conn != 9 {
 		t.Errorf("alice not revoked or a limit reset: %+v", ac.Revocations)
 	}
-	var rows []revocationRow
+	var rows []describe.RevocationRow
 	if err := jsonUnmarshal(c.must("revocations", "list-users", "--json"), &rows); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestRevocationsCommands(t *testing.T) {
 	if out := c.must("list", "users"); !strings.Contains(out, "alice") {
 		t.Errorf("list users:\n%s", out)
 	}
-	var users []userRow
+	var users []describe.UserRow
 	_ = jsonUnmarshal(c.must("list", "users", "--json"), &users)
 	if len(users) != 2 || !users[0].Revoked || users[1].Revoked {
 		t.Errorf("list users revoked flags: %+v", users)

@@ -18,11 +18,7 @@ import (
 	"github.com/natsauth/natsauth/store"
 
 	// Every backend registers its URL scheme.
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/httpstore"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/postgres"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // app carries what every command needs: output streams and global flags.
@@ -52,13 +48,13 @@ func register(parent string, build func(*app) *cobra.Command) {
 
 // groups are the parent commands that only hold subcommands.
 var groups = map[string]string{
-	"add":         "Add an account or user",
-	"edit":        "Edit an operator, account, user or signing key",
+	"add":         "Add an account, user, export, import or consumer grant",
+	"edit":        "Edit an operator, account, user, signing key or export",
 	"describe":    "Describe an operator, account or user",
-	"list":        "List accounts or users",
-	"delete":      "Delete a user or account",
-	"generate":    "Generate creds, configuration or TLS material",
-	"revocations": "Manage user revocations of an account",
+	"list":        "List accounts, users, exports, imports or keys",
+	"delete":      "Delete a user, account, export, import or consumer grant",
+	"generate":    "Generate creds, activation tokens, configuration or TLS material",
+	"revocations": "Manage the revocations of an account's users and activation tokens",
 	"rotate":      "Rotate signing keys",
 	"store":       "Work with account-JWT stores",
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/manage"
@@ -32,11 +29,6 @@ func (f *rotateFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.key, "key", "", "the signing key to retire (public key, or role of a scoped account key); default: the only one")
 	fl.DurationVar(&f.settle, "settle", 3*time.Second, "without --server: how long to wait for servers to read the store after a publish")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "with --server: how long to wait for every server to apply a step")
-}
-
-// pausedError says a rotation stopped between steps and how to resume.
-func pausedError(err error, resume string) error {
-	return fmt.Errorf("%w\nthe rotation is paused and recorded in the home; fix the problem and run %s again to resume", err, resume)
 }
 
 func newRotateAccountKeyCmd(a *app) *cobra.Command {
@@ -107,185 +99,43 @@ The rotation is recorded in the home; each run resumes where the last stopped.`,
 	return cmd
 }
 
-// connect connects to --server as a system-account user, or returns nil
-// without --server.
-func (f rotateFlags) connect(m *manage.Manager) (*nats.Conn, error) {
-	if f.sys.server == "" {
-		return nil, nil
-	}
-	return m.Connect(f.sys.remote(), f.sys.server, "natsauth rotate")
-}
-
-// await waits until every server accepts (or refuses) the probe's key;
-// without a server connection it waits f.settle for them to read the
-// store.
-func (a *app) await(ctx context.Context, nc *nats.Conn, f rotateFlags, p manage.Probe, accept bool) error {
-	if nc == nil {
-		fmt.Fprintf(a.out, "  no --server: natsauth cannot see the servers; waiting %s for them to read the store\n", f.settle)
-		select {
-		case <-time.After(f.settle):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	n, err := manage.AwaitProbe(ctx, nc, f.sys.remote(), p, accept, f.timeout)
+// rotate runs a rotation through the core, with --server's connection
+// when given, printing its steps.
+func (a *app) rotate(ctx context.Context, f rotateFlags, o manage.RotationOptions, run func(*manage.Manager, manage.RotationOptions) error) error {
+	m, err := a.manager()
 	if err != nil {
 		return err
 	}
-	want := map[bool]string{true: "accept", false: "refuse"}[accept]
-	fmt.Fprintf(a.out, "  all %d servers %s users signed by %s\n", n, want, p.Key)
-	return nil
+	defer m.Close()
+	if f.sys.server != "" {
+		if o.Conn, err = m.Connect(f.sys.remote(), f.sys.server, "natsauth rotate"); err != nil {
+			return fmt.Errorf("%s: %w", o.Resume, err)
+		}
+		defer o.Conn.Close()
+	}
+	o.Key, o.Remote, o.Settle, o.Timeout, o.Gather = f.key, f.sys.remote(), f.settle, f.timeout, f.sys.gather
+	o.Say = func(format string, args ...any) { fmt.Fprintf(a.out, format, args...) }
+	o.Results = a.writeResult
+	return run(m, o)
 }
 
 func (a *app) rotateAccountKey(ctx context.Context, f rotateFlags, account string, keepOld bool) error {
-	m, err := a.manager()
+	h, err := a.openHome()
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	h := m.Home()
 	if account, err = pickAccount(h, account); err != nil {
 		return fmt.Errorf("rotate account-signing-key: %w", err)
 	}
-	resume := "natsauth rotate account-signing-key -a " + account
-	nc, err := f.connect(m)
-	if err != nil {
-		return fmt.Errorf("rotate account-signing-key: %w", err)
-	}
-	if nc != nil {
-		defer nc.Close()
-	}
-	r, acc, resumed, res, err := m.BeginAccountKeyRotation(ctx, account, f.key)
-	if r == nil {
-		return err
-	}
-	if resumed {
-		fmt.Fprintf(a.out, "resuming the rotation of account %s started %s\n", account, r.Started.Format(time.RFC3339))
-	}
-	what := "signing key " + r.Old
-	if r.IdentityKey {
-		what = "identity key " + r.Old + " (it stays: it is the account; its users move to the new signing key)"
-	}
-	fmt.Fprintf(a.out, "step 1/3: account %s lists the new signing key %s beside the %s\n", account, r.New, what)
-	a.writeResult(res)
-	if err != nil {
-		return pausedError(err, resume)
-	}
-	fresh, err := m.NewProbe(acc, r.New)
-	if err != nil {
-		return pausedError(err, resume)
-	}
-	if err := a.await(ctx, nc, f, fresh, true); err != nil {
-		return pausedError(err, resume)
-	}
-	users, err := m.ReissueAccountUsers(ctx, r)
-	if err != nil {
-		return pausedError(err, resume)
-	}
-	fmt.Fprintf(a.out, "step 2/3: re-issued %d users signed by the old key\n", len(users))
-	for _, u := range users {
-		if u.CredsWritten {
-			fmt.Fprintf(a.out, "  %-20s creds rewritten: %s\n", u.Name, h.CredsPath(u.Account, u.Name))
-		} else {
-			fmt.Fprintf(a.out, "  %-20s no seed here: give its holder the new JWT (natsauth describe user -a %s -n %s --raw)\n",
-				u.Name, u.Account, u.Name)
-		}
-	}
-	if keepOld {
-		fmt.Fprintf(a.out, "the old key stays until you run %s again (--keep-old): hand out the re-issued creds first\n", resume)
-		return nil
-	}
-	var stale manage.Probe
-	if !r.IdentityKey {
-		// Minted while the old seed is still here: once servers refuse it,
-		// they refuse every user the old key signed.
-		if stale, err = m.NewProbe(acc, r.Old); err != nil {
-			return pausedError(err, resume)
-		}
-	}
-	_, res, err = m.FinishAccountKeyRotation(ctx, r)
-	if r.IdentityKey && err == nil {
-		fmt.Fprintf(a.out, "step 3/3: the users of %s are signed by %s; the rotation is done\n", account, r.New)
-		return nil
-	}
-	if res == nil {
-		return pausedError(err, resume)
-	}
-	fmt.Fprintf(a.out, "step 3/3: removed the old key %s from account %s and deleted its seed\n", r.Old, account)
-	a.writeResult(res)
-	if err != nil {
-		return err
-	}
-	if err := a.await(ctx, nc, f, stale, false); err != nil {
-		return fmt.Errorf("the rotation is done in the home and the store, but: %w", err)
-	}
-	fmt.Fprintf(a.out, "done: creds signed by %s are refused from now on\n", r.Old)
-	return nil
+	o := manage.RotationOptions{KeepOld: keepOld, Resume: "natsauth rotate account-signing-key -a " + account}
+	return a.rotate(ctx, f, o, func(m *manage.Manager, o manage.RotationOptions) error {
+		return m.RotateAccountSigningKey(ctx, account, o)
+	})
 }
 
 func (a *app) rotateOperatorKey(ctx context.Context, f rotateFlags, restarted bool) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	h := m.Home()
-	const resume = "natsauth rotate operator-signing-key"
-	nc, err := f.connect(m)
-	if err != nil {
-		return fmt.Errorf("rotate operator-signing-key: %w", err)
-	}
-	if nc != nil {
-		defer nc.Close()
-	}
-	r, resumed, err := m.BeginOperatorKeyRotation(ctx, f.key)
-	if err != nil {
-		return err
-	}
-	if !resumed {
-		fmt.Fprintf(a.out, "step 1/3: operator %s lists the new signing key %s beside %s\n", h.OperatorName(), r.New, r.Old)
-		fmt.Fprintf(a.out, "next: restart every server with the new operator JWT (%s), then run %s again\n"+
-			"  (with --server URL natsauth checks that the servers trust the new key; or pass --servers-restarted)\n",
-			h.OperatorJWTPath(), resume)
-		if nc != nil {
-			if missing, n, err := manage.ServersMissingKey(ctx, nc, f.sys.gather, r.New); err == nil {
-				fmt.Fprintf(a.out, "  %d of %d servers that answered do not trust the new key yet\n", len(missing), n)
-			}
-		}
-		return nil
-	}
-	fmt.Fprintf(a.out, "resuming the rotation of operator signing key %s started %s\n", r.Old, r.Started.Format(time.RFC3339))
-	switch {
-	case nc != nil:
-		missing, n, err := manage.ServersMissingKey(ctx, nc, f.sys.gather, r.New)
-		if err != nil {
-			return pausedError(err, resume)
-		}
-		if len(missing) > 0 {
-			return pausedError(fmt.Errorf("servers %s do not trust the new key %s yet: restart them with the new operator JWT (%s)",
-				strings.Join(missing, ", "), r.New, h.OperatorJWTPath()), resume)
-		}
-		fmt.Fprintf(a.out, "step 2/3: all %d servers that answered trust the new key\n", n)
-	case !restarted:
-		return pausedError(errors.New("natsauth cannot see the servers: restart every server with the new operator JWT, "+
-			"then run again with --servers-restarted, or with --server URL to let natsauth check"), resume)
-	default:
-		fmt.Fprintf(a.out, "step 2/3: servers restarted with the new operator JWT (--servers-restarted)\n")
-	}
-	accs, res, err := m.ReissueAccounts(ctx, r)
-	for _, acc := range accs {
-		fmt.Fprintf(a.out, "  re-signed account %s with %s\n", acc.Name, r.New)
-	}
-	a.writeResult(res)
-	if err != nil {
-		return pausedError(err, resume)
-	}
-	if err := m.FinishOperatorKeyRotation(ctx, r); err != nil {
-		return pausedError(err, resume)
-	}
-	fmt.Fprintf(a.out, "step 3/3: removed %s from the operator and deleted its seed\n", r.Old)
-	fmt.Fprintf(a.out, "next: restart every server again with the new operator JWT (%s): until then they still trust %s\n",
-		h.OperatorJWTPath(), r.Old)
-	return nil
+	o := manage.RotationOptions{ServersRestarted: restarted, Resume: "natsauth rotate operator-signing-key"}
+	return a.rotate(ctx, f, o, func(m *manage.Manager, o manage.RotationOptions) error {
+		return m.RotateOperatorSigningKey(ctx, o)
+	})
 }

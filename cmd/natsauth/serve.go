@@ -21,6 +21,8 @@ type serveFlags struct {
 	allowDelete   bool
 	accountServer string // listen address of the account-server API; "" for none
 	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
+	callout       serveCallout
+	console       string // listen address of the HTTP API and web console; "" for none
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -66,8 +68,14 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
 	fl.StringVar(&f.metricsAddr, "metrics", "",
 		"serve Prometheus /metrics on this address (own listener), e.g. 127.0.0.1:9100; default: on the monitoring port (-m)")
+	fl.StringVar(&f.callout.account, "callout", "",
+		"run the identity gateway (auth callout) in this node for this callout account (see natsauth callout)")
+	fl.StringVar(&f.callout.rules, "callout-rules", "", "with --callout: the rules file")
+	fl.StringVar(&f.callout.users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
+	fl.StringVar(&f.console, "console", "",
+		"also serve the HTTP API and web console on this address (own listener, HTTPS with --tls-cert), e.g. 127.0.0.1:8080")
 	return cmd
 }
 
@@ -93,6 +101,9 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.callout.configure(a, &cfg); err != nil {
+		return err
+	}
 	n, err := node.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -108,12 +119,24 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		}
 		defer stop()
 	}
+	reload, stopCallout, err := f.callout.start(ctx, a, n, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer stopCallout()
+	if f.console != "" {
+		stop, err := a.serveConsole(ctx, n, f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), redactURL(n.StoreURL()))
-	return runUntilSignal(ctx, n, cfg.Logger.Info)
+	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
 }
 
 // runUntilSignal reloads on SIGHUP and returns on ctx end (SIGINT/SIGTERM).
-func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any)) error {
+func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any), also ...func()) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -125,6 +148,9 @@ func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any)
 		case <-hup:
 			if err := n.Reload(); err != nil {
 				logf("reload failed", "err", err)
+			}
+			for _, f := range also {
+				f()
 			}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -180,7 +179,7 @@ reconnect under the new template. The permission flags are add user's.`,
 			if key == "" {
 				p.Add("the signing key is required: give --sk PUBKEY (or its role)")
 			}
-			e := f.edit(p, fs, time.Now())
+			e := f.edit(p)
 			var r *string
 			if fs.Changed("role") {
 				r = &role

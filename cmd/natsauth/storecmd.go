@@ -15,7 +15,48 @@ import (
 	"github.com/natsauth/natsauth/trust"
 )
 
-func init() { register("store", newStoreCopyCmd) }
+func init() {
+	register("store", newStoreCopyCmd)
+	register("store", newStoreReplaceCmd)
+}
+
+func newStoreReplaceCmd(a *app) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "replace (ACCOUNT... | --all)",
+		Short: "Write the home's JWT of accounts over the stores' copies, newer or not",
+		Long: `Write the home's JWT of each account over what every store the home's servers read
+holds, even when the store's copy is newer: the deliberate way out of a poisoned record
+(a JWT issued in the future, which makes every later write stale) or of a copy another
+tool wrote that the home does not want. Ordinary changes are newer-only and never do this.
+natsauth doctor names the accounts whose home and store copies differ.`,
+		Example: "  natsauth store replace MyAccount\n  natsauth store replace --all",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return fmt.Errorf("store replace: name the accounts, or give --all")
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if all {
+				accs, err := m.Home().Accounts()
+				if err != nil {
+					return err
+				}
+				for _, acc := range accs {
+					args = append(args, acc.Name)
+				}
+			}
+			res, err := m.ReplaceInStores(cmd.Context(), args...)
+			a.writeResult(res)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "every account of the home")
+	return cmd
+}
 
 // copyFlags are the flags of `natsauth store copy`.
 type copyFlags struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,7 @@ and tests; production servers should get certificates from your own CA.`,
 			}
 			f, err := tlsgen.Generate(dir, tlsgen.Options{Hosts: hs, Validity: time.Duration(days) * 24 * time.Hour, Overwrite: force})
 			if err != nil {
-				if !force && strings.Contains(err.Error(), "already holds") {
+				if errors.Is(err, tlsgen.ErrExists) {
 					return fmt.Errorf("%w (--force replaces them)", err)
 				}
 				return err

@@ -20,10 +20,7 @@ import (
 	"github.com/natsauth/natsauth/node"
 
 	// The stores natsauth serve opens, by URL scheme, as in cmd/natsauth.
-	_ "github.com/natsauth/natsauth/store/dir"
-	_ "github.com/natsauth/natsauth/store/httpstore"
-	_ "github.com/natsauth/natsauth/store/mem"
-	_ "github.com/natsauth/natsauth/store/sqlite"
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // Names of the walkthrough.

@@ -116,14 +116,20 @@ func Write(w io.Writer, root *cobra.Command) error {
 }
 
 // visibleCommands lists runnable, documented commands depth-first in name
-// order, leaving out hidden ones and cobra's help and completion.
+// order, leaving out hidden ones and cobra's help and completion. A command
+// with subcommands is listed only when it does something itself: its
+// annotation AnnotationRunnable is set (groups only print their help).
+// AnnotationRunnable marks a command with subcommands that runs on its own
+// too (natsauth console), so the reference documents it.
+const AnnotationRunnable = "clidoc.runnable"
+
 func visibleCommands(c *cobra.Command) []*cobra.Command {
 	var out []*cobra.Command
 	for _, sub := range c.Commands() {
 		if sub.Hidden || !sub.IsAvailableCommand() || sub.Name() == "help" || sub.Name() == "completion" {
 			continue
 		}
-		if sub.Runnable() && !sub.HasAvailableSubCommands() {
+		if sub.Runnable() && (!sub.HasAvailableSubCommands() || sub.Annotations[AnnotationRunnable] != "") {
 			out = append(out, sub)
 		}
 		out = append(out, visibleCommands(sub)...)

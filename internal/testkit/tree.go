@@ -12,15 +12,28 @@ import (
 	"testing"
 )
 
+// runtimeState are what a running natsauth serve writes into a home on its
+// own schedule — the registry of running servers, the local copy of the
+// store, JetStream data — and SQLite's write-ahead files: none of it is the
+// authority, and none of it changes because a command was refused.
+var runtimeState = map[string]bool{"run": true, "cache": true, "jetstream": true}
+
 // TreeHash summarizes every path, mode and file content under dir, so a
 // test can prove that an operation changed nothing. A missing dir hashes
-// to the empty string.
+// to the empty string. The runtime state of a serve running from the home
+// is left out (see runtimeState).
 func TreeHash(t testing.TB, dir string) string {
 	t.Helper()
 	var lines []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if filepath.Dir(p) == filepath.Clean(dir) && d.IsDir() && runtimeState[d.Name()] {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(p, ".db-wal") || strings.HasSuffix(p, ".db-shm") {
+			return nil
 		}
 		fi, err := d.Info()
 		if err != nil {

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/natsauth/natsauth/internal/fsx"
 )
 
 // File names written into the output directory. The server's names match
@@ -140,8 +142,8 @@ func Generate(dir string, o Options) (*Files, error) {
 			}
 		}
 		if len(exist) > 0 {
-			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite",
-				dir, strings.Join(exist, ", "))
+			return nil, fmt.Errorf("generate tls: %s already holds %s; use a new directory or overwrite: %w",
+				dir, strings.Join(exist, ", "), ErrExists)
 		}
 	}
 	fi, err := os.Stat(dir)
@@ -317,35 +319,13 @@ func keyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// writeFile replaces path with data at mode: a temporary file in the same
-// directory, created with the final mode, renamed over path.
+// writeFile replaces path with data at mode, atomically (fsx.WriteFile).
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after the rename
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	return os.Chmod(path, mode)
+	return fsx.WriteFile(path, data, mode)
 }
+
+// ErrExists means the directory already holds files Generate would write.
+var ErrExists = errors.New("files exist")
 
 // LoadCAPool reads PEM CA certificates from path.
 func LoadCAPool(path string) (*x509.CertPool, error) {

@@ -7,10 +7,12 @@
 //     the same directory;
 //   - the directory is created 0700 and files are 0600, nats-server's own
 //     defaults (defaultDirPerms, defaultFilePerms);
-//   - every write is atomic: a temporary file in the same directory is
-//     written, fsynced and renamed over the old one, then the directory is
-//     fsynced. Temporary files start with ".natsauth-" and do not end in
-//     ".jwt", so nats-server never loads one;
+//   - every write is atomic (internal/fsx): a temporary file in the same
+//     directory is written, fsynced and renamed over the old one, then the
+//     directory is fsynced. Temporary files are named ".<pub>.jwt.tmp-N"
+//     and do not end in ".jwt", so nats-server never loads one; those of a
+//     writer killed mid-write are removed by the next Store's first write,
+//     under the lock;
 //   - the audit log (store.Auditor) is the append-only JSON-lines file
 //     "audit.log" in the directory, 0600; nats-server ignores it;
 //   - newer-only is atomic across processes: read-compare-write happens
@@ -50,11 +52,10 @@ import (
 )
 
 const (
-	fileExt  = ".jwt"            // nats-server's DirJWTStore file extension
-	lockName = ".natsauth.lock"  // flock'ed around read-compare-write
-	tmpGlob  = ".natsauth-*.tmp" // temporary files before rename
-	dirPerm  = 0o700             // nats-server defaultDirPerms
-	filePerm = 0o600             // nats-server defaultFilePerms
+	fileExt  = ".jwt"           // nats-server's DirJWTStore file extension
+	lockName = ".natsauth.lock" // flock'ed around read-compare-write
+	dirPerm  = 0o700            // nats-server defaultDirPerms
+	filePerm = 0o600            // nats-server defaultFilePerms
 
 	// DefaultPoll is the polling interval when inotify is not used.
 	DefaultPoll = 500 * time.Millisecond
@@ -69,17 +70,6 @@ const (
 	WatchInotify WatchMode = "inotify" // inotify or fail
 	WatchPoll    WatchMode = "poll"    // polling only
 )
-
-func init() {
-	store.Register("dir", func(_ context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		cfg, err := ParseURL(u)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Logger = opts.Logger
-		return New(cfg)
-	})
-}
 
 // Config configures a directory store.
 type Config struct {
@@ -135,6 +125,7 @@ type Store struct {
 
 	mu       sync.Mutex           // serializes writes and reconciliation in this process
 	lockFile *os.File             // opened on first write; guarded by mu
+	cleaned  time.Time            // last look for leftovers; guarded by mu
 	known    map[string]fileState // what watchers were last told; guarded by mu
 
 	watchOnce sync.Once
@@ -150,9 +141,10 @@ type fileState struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Auditor = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Auditor  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
 )
 
 // AuditLog returns the store's audit log: the append-only JSON-lines file
@@ -161,7 +153,7 @@ func (s *Store) AuditLog() audit.Log { return s.audit }
 
 // New opens the directory store, creating the directory (0700) if absent.
 // It reads no account file and starts nothing.
-func New(cfg Config) (*Store, error) {
+func New(_ context.Context, cfg Config) (*Store, error) {
 	if !filepath.IsAbs(cfg.Dir) {
 		return nil, fmt.Errorf("dir store: path %q is not absolute", cfg.Dir)
 	}
@@ -307,6 +299,27 @@ func (s *Store) Close() error {
 		err := s.lockFile.Close()
 		s.lockFile = nil
 		return err
+	}
+	return nil
+}
+
+// Scan calls fn for every account file that decodes (store.Scanner).
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	ids, err := s.List(ctx)
+	if err != nil {
+		return fmt.Errorf("scan accounts: %w", err)
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := readRecord(filepath.Join(s.dir, id+fileExt), id)
+		if err != nil {
+			continue // removed meanwhile, or being written by another program
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
 	}
 	return nil
 }

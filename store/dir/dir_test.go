@@ -11,6 +11,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/testkit"
 	"github.com/natsauth/natsauth/store"
+	_ "github.com/natsauth/natsauth/store/backends"
 	"github.com/natsauth/natsauth/store/dir"
 	"github.com/natsauth/natsauth/store/storetest"
 )
@@ -85,7 +86,7 @@ func TestFilesInNatsServerFormat(t *testing.T) {
 func TestBackendRefusesBadKeysBeforeBuildingPaths(t *testing.T) {
 	root := t.TempDir()
 	d := filepath.Join(root, "jwts")
-	b, err := dir.New(dir.Config{Dir: d})
+	b, err := dir.New(t.Context(), dir.Config{Dir: d})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,8 @@ package dir
 
 import (
 	"context"
-	"errors"
 	"os"
 )
-
-// errSyncUnsupported is what fsync of a directory returns where the
-// platform cannot do it.
-var errSyncUnsupported = errors.ErrUnsupported
 
 // lockFile is a no-op without flock: newer-only is then atomic within one
 // process only.

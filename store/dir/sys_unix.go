@@ -12,10 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errSyncUnsupported is what fsync of a directory returns where the
-// platform cannot do it.
-var errSyncUnsupported = syscall.EINVAL
-
 // lockFile takes an exclusive flock on f, waiting (until ctx ends) while
 // another process or instance holds it.
 func lockFile(ctx context.Context, f *os.File) error {

@@ -122,7 +122,8 @@ func (s *Store) snapshot() (map[string]stamp, error) {
 func (s *Store) poll(ctx context.Context, prev map[string]stamp) {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
-	failing := false
+	var health store.PollHealth
+	const what = "polling the directory"
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,17 +132,10 @@ func (s *Store) poll(ctx context.Context, prev map[string]stamp) {
 		}
 		cur, err := s.snapshot()
 		if err != nil {
-			if !failing {
-				s.log.Error("polling the directory failed", "err", err)
-				failing = true
-			}
+			health.Failed(s.log, what, err)
 			continue
 		}
-		if failing {
-			s.log.Info("polling the directory works again")
-			failing = false
-			s.Publish(store.Event{Kind: store.EventReset})
-		}
+		health.Succeeded(s.log, what, &s.Broadcaster)
 		for acc, st := range cur {
 			if old, ok := prev[acc]; !ok || old != st {
 				s.reconcile(acc)

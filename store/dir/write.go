@@ -10,12 +10,23 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/natsauth/natsauth/internal/fsx"
 	"github.com/natsauth/natsauth/store"
 )
 
 // PutIfNewer writes rec's JWT unless the stored one is newer or the same,
 // atomically across processes.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.Decide)
+}
+
+// Replace writes rec's JWT even when the stored one is newer
+// (store.Replacer).
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.DecideReplace)
+}
+
+func (s *Store) put(ctx context.Context, rec store.Record, decide func(store.Record, bool, store.Record) (store.Change, error)) (store.Change, error) {
 	p, err := s.path(rec.Account)
 	if err != nil {
 		return store.Unchanged, fmt.Errorf("put account: %w", err)
@@ -32,11 +43,11 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 			s.log.Warn("replacing unreadable account file", "account", rec.Account, "err", err)
 			exists, stored = true, store.Record{}
 		}
-		change, err = store.Decide(stored, exists, rec)
+		change, err = decide(stored, exists, rec)
 		if err != nil || change == store.Unchanged {
 			return err
 		}
-		if err := writeAtomic(s.dir, p, []byte(rec.JWT)); err != nil {
+		if err := fsx.WriteFile(p, []byte(rec.JWT), filePerm); err != nil {
 			return err
 		}
 		s.known[rec.Account] = fileState{present: true, sum: sha256.Sum256([]byte(rec.JWT))}
@@ -96,55 +107,34 @@ func (s *Store) locked(ctx context.Context, f func() error) error {
 		return fmt.Errorf("lock %s: %w", s.dir, err)
 	}
 	defer unlockFile(s.lockFile)
+	s.cleanStaleLocked()
 	return f()
+}
+
+// cleanEvery is how often a Store looks for leftovers of killed writers:
+// on its first write, then at most this often (a directory of 100,000
+// accounts takes tens of milliseconds to list).
+const cleanEvery = 10 * time.Minute
+
+// cleanStaleLocked removes temporary files left by writers killed between
+// writing and renaming. The caller holds the directory's flock, which
+// every writer takes, so no live writer owns one.
+func (s *Store) cleanStaleLocked() {
+	if !s.cleaned.IsZero() && time.Since(s.cleaned) < cleanEvery {
+		return
+	}
+	s.cleaned = time.Now()
+	removed, err := fsx.CleanStale(s.dir, 0)
+	if err != nil {
+		s.log.Warn("removing leftovers of killed writers failed", "err", err)
+	}
+	if len(removed) > 0 {
+		s.log.Info("removed leftovers of killed writers", "files", len(removed))
+	}
 }
 
 // waitLock is how long lockFile sleeps between tries of a held lock.
 const waitLock = 2 * time.Millisecond
 
-// writeAtomic replaces path with data: a temporary file in dir is written,
-// fsynced and renamed over path, then dir is fsynced.
-func writeAtomic(dir, path string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, tmpGlob) // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Chmod(filePerm); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
 // syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errSyncUnsupported) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return fsx.SyncDir(dir) }

@@ -14,7 +14,7 @@ import (
 	"github.com/natsauth/natsauth/store/mem"
 	"github.com/natsauth/natsauth/trust"
 
-	_ "github.com/natsauth/natsauth/store/httpstore" // registers http:// and https://
+	_ "github.com/natsauth/natsauth/store/backends"
 )
 
 // Read account JWTs from an account server by URL, like any other store.

@@ -42,14 +42,6 @@ import (
 	"github.com/natsauth/natsauth/trust"
 )
 
-func init() {
-	open := func(ctx context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		return Open(ctx, u, opts.Logger)
-	}
-	store.Register("http", open)
-	store.Register("https", open)
-}
-
 // Defaults.
 const (
 	DefaultTimeout   = 2 * time.Second
@@ -83,36 +75,80 @@ var (
 	_ store.Watcher = (*Store)(nil)
 )
 
-// Open returns a Store for the accounts base URL u (http or https).
-func Open(_ context.Context, u *url.URL, logger *slog.Logger) (*Store, error) {
+// Config configures a Store.
+type Config struct {
+	// Base is the accounts base URL (http or https); the store GETs
+	// <Base><pubkey>. A missing trailing slash is added.
+	Base *url.URL
+	// Timeout bounds one request (DefaultTimeout when zero).
+	Timeout time.Duration
+	// CacheSize is how many JWTs the ETag cache keeps (DefaultCacheSize
+	// when zero; NoCache for none).
+	CacheSize int
+	// CAFile is a PEM CA bundle trusted in addition to the system roots.
+	CAFile string
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// NoCache as Config.CacheSize keeps no ETag cache.
+const NoCache = -1
+
+// ParseURL reads a Config from an accounts base URL with the parameters
+// ca, timeout and cache (removed from the base).
+func ParseURL(u *url.URL) (Config, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("httpstore: scheme %q is not http or https", u.Scheme)
+		return Config{}, fmt.Errorf("httpstore: scheme %q is not http or https", u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, errors.New("httpstore: url has no host")
+		return Config{}, errors.New("httpstore: url has no host")
 	}
 	q := u.Query()
-	timeout := DefaultTimeout
+	cfg := Config{CAFile: q.Get("ca")}
 	if v := q.Get("timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("httpstore: timeout=%q is not a positive duration such as 2s", v)
+			return Config{}, fmt.Errorf("httpstore: timeout=%q is not a positive duration such as 2s", v)
 		}
-		timeout = d
+		cfg.Timeout = d
 	}
-	size := DefaultCacheSize
 	if v := q.Get("cache"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("httpstore: cache=%q is not a count", v)
+			return Config{}, fmt.Errorf("httpstore: cache=%q is not a count", v)
 		}
-		size = n
+		cfg.CacheSize = n
+		if n == 0 {
+			cfg.CacheSize = NoCache
+		}
 	}
-	tlsConf, err := tlsConfig(q.Get("ca"))
+	base := *u
+	base.RawQuery, base.Fragment = "", ""
+	cfg.Base = &base
+	return cfg, nil
+}
+
+// New returns a Store for cfg. It makes no request.
+func New(_ context.Context, cfg Config) (*Store, error) {
+	if cfg.Base == nil || cfg.Base.Host == "" || (cfg.Base.Scheme != "http" && cfg.Base.Scheme != "https") {
+		return nil, errors.New("httpstore: want an http or https base URL with a host")
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	size := cfg.CacheSize
+	switch {
+	case size == 0:
+		size = DefaultCacheSize
+	case size < 0:
+		size = 0
+	}
+	tlsConf, err := tlsConfig(cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}
-	base := *u
+	base := *cfg.Base
 	base.RawQuery, base.Fragment = "", ""
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
@@ -120,6 +156,7 @@ func Open(_ context.Context, u *url.URL, logger *slog.Logger) (*Store, error) {
 			base.RawPath += "/"
 		}
 	}
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -373,7 +373,11 @@ func TestStockAccountServerExtensionsMissing(t *testing.T) {
 func TestOpenDirect(t *testing.T) {
 	b := newBackend(t, nil)
 	u := b.url()
-	s, err := httpstore.Open(t.Context(), mustParse(t, u), nil)
+	cfg, err := httpstore.ParseURL(mustParse(t, u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := httpstore.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

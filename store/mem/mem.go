@@ -15,10 +15,15 @@ import (
 	"github.com/natsauth/natsauth/store"
 )
 
-func init() {
-	store.Register("mem", func(_ context.Context, _ *url.URL, _ store.Options) (store.Backend, error) {
-		return New(), nil
-	})
+// Config configures a memory store; there is nothing to configure.
+type Config struct{}
+
+// ParseURL reads a Config from mem:// (no host, path or parameters).
+func ParseURL(u *url.URL) (Config, error) {
+	if u.Scheme != "mem" || u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return Config{}, fmt.Errorf("mem store: want mem://, got %q", u.Redacted())
+	}
+	return Config{}, nil
 }
 
 // Store keeps account JWTs in a map.
@@ -31,15 +36,17 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Auditor = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Auditor  = (*Store)(nil)
 )
 
 // AuditLog returns the store's audit log, kept in memory with it.
 func (s *Store) AuditLog() audit.Log { return &s.audit }
 
-// New returns an empty in-memory backend.
+// New returns an empty in-memory backend. Unlike the other backends it
+// takes no context and Config and cannot fail: there is nothing to open.
 func New() *Store { return &Store{records: map[string]store.Record{}} }
 
 // Get returns the record for account.
@@ -58,13 +65,22 @@ func (s *Store) Get(_ context.Context, account string) (store.Record, error) {
 
 // PutIfNewer stores rec unless a newer or identical JWT is stored.
 func (s *Store) PutIfNewer(_ context.Context, rec store.Record) (store.Change, error) {
+	return s.put(rec, store.Decide)
+}
+
+// Replace stores rec even when a newer JWT is stored (store.Replacer).
+func (s *Store) Replace(_ context.Context, rec store.Record) (store.Change, error) {
+	return s.put(rec, store.DecideReplace)
+}
+
+func (s *Store) put(rec store.Record, decide func(store.Record, bool, store.Record) (store.Change, error)) (store.Change, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return store.Unchanged, store.ErrClosed
 	}
 	old, exists := s.records[rec.Account]
-	change, err := store.Decide(old, exists, rec)
+	change, err := decide(old, exists, rec)
 	if err != nil || change == store.Unchanged {
 		s.mu.Unlock()
 		return change, err
@@ -114,6 +130,30 @@ func (s *Store) Close() error {
 	if !s.closed {
 		s.closed = true
 		s.Broadcaster.Close()
+	}
+	return nil
+}
+
+// Scan calls fn for every record (store.Scanner), on a copy taken under
+// the lock.
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	recs := make([]store.Record, 0, len(s.records))
+	for _, r := range s.records {
+		recs = append(recs, r)
+	}
+	s.mu.RUnlock()
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

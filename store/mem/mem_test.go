@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/natsauth/natsauth/store"
+	_ "github.com/natsauth/natsauth/store/backends"
 	"github.com/natsauth/natsauth/store/mem"
 	"github.com/natsauth/natsauth/store/storetest"
 )

@@ -31,8 +31,7 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 		return fmt.Errorf("audit log: encode entry: %w", err)
 	}
 	insert := func() error {
-		_, err := l.s.pool.Exec(ctx, `INSERT INTO natsauth_audit_log (at, action, account, account_name, entry)
-			VALUES ($1, $2, $3, $4, $5)`, e.Time, e.Action, e.Account, e.AccountName, string(b))
+		_, err := l.s.pool.Exec(ctx, insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
 		return err
 	}
 	err = insert()
@@ -44,6 +43,9 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 	}
 	return nil
 }
+
+const insertAuditSQL = `INSERT INTO natsauth_audit_log (at, action, account, account_name, entry)
+			VALUES ($1, $2, $3, $4, $5)`
 
 // Read returns the entries q selects, oldest first.
 func (l auditLog) Read(ctx context.Context, q audit.Query) ([]audit.Entry, error) {

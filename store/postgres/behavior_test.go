@@ -205,11 +205,11 @@ func TestUnreachableHidesPassword(t *testing.T) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
 	t.Logf("unreachable: %v", err)
-	_, err = postgres.New(ctx, "postgres://natsauth:"+secret+"@"+addr+"/x?sslmode=bogus", store.Options{})
+	_, err = postgres.New(ctx, postgres.Config{ConnString: "postgres://natsauth:" + secret + "@" + addr + "/x?sslmode=bogus"})
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Fatalf("bad sslmode: err = %v (must fail without the password)", err)
 	}
-	_, err = postgres.New(ctx, "postgres://h/db?changelog_keep=zero", store.Options{})
+	_, err = store.Open(ctx, "postgres://h/db?changelog_keep=zero", store.Options{})
 	if err == nil || !strings.Contains(err.Error(), "changelog_keep") {
 		t.Fatalf("bad changelog_keep: err = %v", err)
 	}
@@ -244,7 +244,7 @@ func TestSQLMetacharactersInKeys(t *testing.T) {
 			t.Errorf("delete %q: err = %v, want ErrInvalid", k, err)
 		}
 	}
-	b, err := postgres.New(ctx, url, store.Options{})
+	b, err := postgres.New(ctx, postgres.Config{ConnString: url})
 	if err != nil {
 		t.Fatal(err)
 	}

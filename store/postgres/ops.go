@@ -11,7 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/trust"
 )
 
 // Get returns the stored record for account.
@@ -40,17 +42,24 @@ type querier interface {
 
 // get reads one row; forUpdate locks it for the enclosing transaction.
 func (s *Store) get(ctx context.Context, q querier, account string, forUpdate bool) (store.Record, error) {
-	sql := `SELECT jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts WHERE account_id = $1`
+	sql := selectRecordSQL
 	if forUpdate {
 		sql += " FOR UPDATE"
 	}
+	return scanRecord(q.QueryRow(ctx, sql, account), account)
+}
+
+const selectRecordSQL = `SELECT jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts WHERE account_id = $1`
+
+// scanRecord reads one row of selectRecordSQL.
+func scanRecord(row pgx.Row, account string) (store.Record, error) {
 	var (
 		rec      = store.Record{Account: account}
 		iat, exp *int64
 		jti, iss *string
 		updated  *time.Time
 	)
-	if err := q.QueryRow(ctx, sql, account).Scan(&rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
+	if err := row.Scan(&rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
 		return store.Record{}, err
 	}
 	// Rows written by other tools may lack the claim columns, or carry
@@ -78,15 +87,37 @@ func deref[T any](p *T) T {
 // the same (store.Unchanged). Writers serialize on one advisory lock, so
 // two writers never lose an update.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
-	op := "put account " + rec.Account
+	return s.put(ctx, "put account ", rec, store.Decide, nil)
+}
+
+// Replace stores rec even when the stored JWT is newer (store.Replacer),
+// under the same advisory lock as PutIfNewer.
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, "replace account ", rec, store.DecideReplace, nil)
+}
+
+// PutAudited stores rec as decide rules and inserts the audit entry of the
+// change in the same transaction (store.AuditedWriter): one commit.
+func (s *Store) PutAudited(ctx context.Context, rec store.Record, decide store.DecideFunc,
+	entry func(store.Record, bool, store.Change) audit.Entry) (store.Change, error) {
+	return s.put(ctx, "put account ", rec, decide, entry)
+}
+
+type decideFunc = store.DecideFunc
+
+// auditEntry makes the audit entry of a change; nil for none.
+type auditEntry = func(store.Record, bool, store.Change) audit.Entry
+
+func (s *Store) put(ctx context.Context, verb string, rec store.Record, decide decideFunc, entry auditEntry) (store.Change, error) {
+	op := verb + rec.Account
 	if s.isClosed() {
 		return store.Unchanged, fmt.Errorf("%s: %w", op, store.ErrClosed)
 	}
-	change, err := s.putIfNewer(ctx, rec)
+	change, err := s.putTx(ctx, rec, decide, entry)
 	for i := 0; i < retries && retryable(ctx, err); i++ {
 		// The connection broke. If the first attempt committed after all,
 		// this one finds the same JWT and reports Unchanged.
-		change, err = s.putIfNewer(ctx, rec)
+		change, err = s.putTx(ctx, rec, decide, entry)
 	}
 	if errors.Is(err, store.ErrStale) {
 		return store.Unchanged, err
@@ -100,33 +131,85 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 	return change, nil
 }
 
-func (s *Store) putIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
-	var change store.Change
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
-			return err
+// putTx runs one write in two round trips and one commit: BEGIN, the
+// write lock and the row read go in one batch; the decision is made here;
+// the write, its audit entry and COMMIT go in a second batch. Writers
+// serialize on one advisory lock, so none loses an update.
+func (s *Store) putTx(ctx context.Context, rec store.Record, decide decideFunc, entry auditEntry) (change store.Change, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return store.Unchanged, err
+	}
+	defer conn.Release()
+	open := false // a transaction is open on conn
+	defer func() {
+		if err != nil && open {
+			// Roll back even when ctx ended; a broken connection is
+			// dropped by the pool on release.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultConnectTimeout)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			cancel()
 		}
-		old, err := s.get(ctx, tx, rec.Account, true)
-		exists := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+	}()
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	first.Queue("SELECT pg_advisory_xact_lock($1)", writeLockKey)
+	first.Queue(selectRecordSQL+" FOR UPDATE", rec.Account)
+	br := conn.SendBatch(ctx, first)
+	_, err = br.Exec()
+	open = err == nil
+	if err == nil {
+		_, err = br.Exec()
+	}
+	var (
+		old    store.Record
+		exists bool
+	)
+	if err == nil {
+		old, err = scanRecord(br.QueryRow(), rec.Account)
+		exists = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
 		}
-		change, err = store.Decide(old, exists, rec)
-		if err != nil || change == store.Unchanged {
-			return err
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Unchanged, err
+	}
+	change, err = decide(old, exists, rec)
+	if err != nil || change == store.Unchanged {
+		if err == nil {
+			_, err = conn.Exec(ctx, "ROLLBACK")
+			open = err != nil
 		}
-		if exists {
-			_, err = tx.Exec(ctx, `UPDATE account_jwts
+		return change, err
+	}
+	second := &pgx.Batch{}
+	if exists {
+		second.Queue(`UPDATE account_jwts
 SET jwt = $2, issued_at = $3, jti = $4, issuer = $5, expires = $6, updated_at = now()
 WHERE account_id = $1`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
-		} else {
-			_, err = tx.Exec(ctx, `INSERT INTO account_jwts
+	} else {
+		second.Queue(`INSERT INTO account_jwts
 (account_id, jwt, issued_at, jti, issuer, expires, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, now(), now())`, rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires)
+	}
+	if entry != nil {
+		e := entry(old, exists, change)
+		b, err := json.Marshal(e)
+		if err != nil {
+			return store.Unchanged, fmt.Errorf("audit log: encode entry: %w", err)
 		}
-		return err
-	})
-	return change, err
+		second.Queue(insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, string(b))
+	}
+	second.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, second).Close(); err != nil {
+		return store.Unchanged, err
+	}
+	open = false
+	return change, nil
 }
 
 // Delete removes account's JWT.
@@ -230,4 +313,47 @@ func peekClaims(token string) (claims, bool) {
 		return claims{}, false
 	}
 	return c, true
+}
+
+// Scan calls fn for every stored record in one query (store.Scanner). A
+// row whose key is not an account public key (written by another tool) is
+// skipped.
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	if s.isClosed() {
+		return fmt.Errorf("scan accounts: %w", store.ErrClosed)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT account_id, jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts`)
+	if err != nil {
+		return s.wrapErr("scan accounts", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rec      store.Record
+			iat, exp *int64
+			jti, iss *string
+			updated  *time.Time
+		)
+		if err := rows.Scan(&rec.Account, &rec.JWT, &iat, &jti, &iss, &exp, &updated); err != nil {
+			return s.wrapErr("scan accounts", err)
+		}
+		if trust.CheckAccountKey(rec.Account) != nil {
+			continue
+		}
+		if c, ok := peekClaims(rec.JWT); ok {
+			rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = c.IssuedAt, c.ID, c.Issuer, c.Expires
+		} else {
+			rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires = deref(iat), deref(jti), deref(iss), deref(exp)
+		}
+		if updated != nil {
+			rec.UpdatedAt = *updated
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrapErr("scan accounts", err)
+	}
+	return nil
 }

@@ -37,14 +37,6 @@ import (
 	"github.com/natsauth/natsauth/store"
 )
 
-func init() {
-	open := func(ctx context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		return New(ctx, u.String(), opts)
-	}
-	store.Register("postgres", open)
-	store.Register("postgresql", open)
-}
-
 const (
 	// Channel is the NOTIFY channel on which changes are announced.
 	Channel = "natsauth_account_jwts"
@@ -77,19 +69,46 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
+	_ store.Backend       = (*Store)(nil)
+	_ store.Watcher       = (*Store)(nil)
+	_ store.Replacer      = (*Store)(nil)
+	_ store.AuditedWriter = (*Store)(nil)
 )
 
-// New connects to the PostgreSQL database named by connString (a
-// postgres:// URL or a key=value DSN), runs the schema migrations and
-// returns the backend. Wrap it with store.Wrap for validated writes, or use
-// store.Open with the URL. If the server cannot be reached, the error wraps
-// store.ErrUnavailable.
-func New(ctx context.Context, connString string, opts store.Options) (*Store, error) {
-	connString, keep, err := ownParams(connString)
+// Config configures a PostgreSQL store.
+type Config struct {
+	// ConnString is a postgres:// URL or a key=value DSN, as pgx reads it
+	// (without natsauth's own parameters).
+	ConnString string
+	// ChangelogKeep is how many change-log entries are kept
+	// (DefaultChangelogKeep when zero).
+	ChangelogKeep int64
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// ParseURL reads a Config from a postgres:// or postgresql:// URL, taking
+// natsauth's own parameter changelog_keep out of it so that pgx does not
+// send it to the server as a setting.
+func ParseURL(u *url.URL) (Config, error) {
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return Config{}, fmt.Errorf("postgres: scheme %q is not postgres or postgresql", u.Scheme)
+	}
+	conn, keep, err := ownParams(u.String())
 	if err != nil {
-		return nil, err
+		return Config{}, err
+	}
+	return Config{ConnString: conn, ChangelogKeep: keep}, nil
+}
+
+// New connects to the PostgreSQL database named by cfg.ConnString, runs
+// the schema migrations and returns the backend. Wrap it with store.Wrap
+// for validated writes, or use store.Open with the URL. If the server
+// cannot be reached, the error wraps store.ErrUnavailable.
+func New(ctx context.Context, c Config) (*Store, error) {
+	connString, keep := c.ConnString, c.ChangelogKeep
+	if keep <= 0 {
+		keep = DefaultChangelogKeep
 	}
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
@@ -98,7 +117,7 @@ func New(ctx context.Context, connString string, opts store.Options) (*Store, er
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
-	log := opts.Logger
+	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -178,14 +197,25 @@ func (s *Store) wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	unreachable := unavailable(err) // on the original chain: matched by value
 	if s.password != "" && strings.Contains(err.Error(), s.password) {
-		err = errors.New(strings.ReplaceAll(err.Error(), s.password, "xxxxx"))
+		err = &scrubbed{msg: strings.ReplaceAll(err.Error(), s.password, "xxxxx"), err: err}
 	}
-	if unavailable(err) {
+	if unreachable {
 		return fmt.Errorf("%s: postgres at %s unreachable: %w: %w", op, s.addr, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: postgres: %w", op, err)
 }
+
+// scrubbed is an error whose message has the password taken out; errors.Is
+// and errors.As still reach the error it stands for.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // unavailable reports whether err means the server could not be reached or
 // the connection broke, rather than a problem with the statement.
@@ -213,10 +243,10 @@ func unavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) {
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
-	return strings.Contains(err.Error(), "conn closed")
+	return false
 }
 
 // retryable reports whether an operation that failed with err may simply

@@ -7,7 +7,7 @@ import (
 
 	"github.com/natsauth/natsauth/internal/pgtest"
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/postgres"
+	_ "github.com/natsauth/natsauth/store/backends"
 	"github.com/natsauth/natsauth/store/storetest"
 )
 

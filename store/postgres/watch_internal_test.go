@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	neturl "net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -17,7 +18,15 @@ import (
 
 func newBackend(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := New(context.Background(), url, store.Options{})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

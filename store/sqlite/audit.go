@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,7 +11,10 @@ import (
 	"github.com/natsauth/natsauth/store"
 )
 
-var _ store.Auditor = (*Store)(nil)
+var (
+	_ store.Auditor       = (*Store)(nil)
+	_ store.AuditedWriter = (*Store)(nil)
+)
 
 // AuditLog returns the store's audit log: the table audit_log(seq, at (unix
 // ms), action, account, account_name, entry (the JSON entry)) in the same
@@ -28,13 +32,23 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 	if err != nil {
 		return fmt.Errorf("audit log: encode entry: %w", err)
 	}
-	_, err = l.s.db.ExecContext(ctx,
-		`INSERT INTO audit_log (at, action, account, account_name, entry) VALUES (?, ?, ?, ?, ?)`,
-		e.Time.UnixMilli(), e.Action, e.Account, e.AccountName, string(b))
+	_, err = l.s.db.ExecContext(ctx, insertAuditSQL, e.Time.UnixMilli(), e.Action, e.Account, e.AccountName, string(b))
 	if err != nil {
 		return fmt.Errorf("audit log: append: %w", unavailable(err))
 	}
 	return nil
+}
+
+const insertAuditSQL = `INSERT INTO audit_log (at, action, account, account_name, entry) VALUES (?, ?, ?, ?, ?)`
+
+// insertAudit appends e within tx (the write it records).
+func insertAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("audit log: encode entry: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, insertAuditSQL, e.Time.UnixMilli(), e.Action, e.Account, e.AccountName, string(b))
+	return err
 }
 
 // Read returns the entries q selects, oldest first.

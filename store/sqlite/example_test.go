@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/store"
-	_ "github.com/natsauth/natsauth/store/sqlite" // registers sqlite://
+	_ "github.com/natsauth/natsauth/store/backends"
 	"github.com/natsauth/natsauth/trust"
 )
 

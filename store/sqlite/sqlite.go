@@ -48,17 +48,6 @@ const (
 	DefaultKeep        = 10000
 )
 
-func init() {
-	store.Register("sqlite", func(ctx context.Context, u *url.URL, opts store.Options) (store.Backend, error) {
-		cfg, err := ParseURL(u)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Logger = opts.Logger
-		return New(ctx, cfg)
-	})
-}
-
 // Config configures a SQLite store.
 type Config struct {
 	// Path is the absolute path of the database file. It is created 0600
@@ -140,8 +129,9 @@ type Store struct {
 }
 
 var (
-	_ store.Backend = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
+	_ store.Backend  = (*Store)(nil)
+	_ store.Watcher  = (*Store)(nil)
+	_ store.Replacer = (*Store)(nil)
 )
 
 // New opens (creating if needed) the database and migrates its schema. It
@@ -292,6 +282,36 @@ func (s *Store) Close() error {
 	_ = s.get.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite store: %w", err)
+	}
+	return nil
+}
+
+// Scan calls fn for every stored record in one query (store.Scanner).
+func (s *Store) Scan(ctx context.Context, fn func(store.Record) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("scan accounts: %w", store.ErrClosed)
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT account_id, jwt, issued_at, jti, issuer, expires, updated_at FROM account_jwts`)
+	if err != nil {
+		return fmt.Errorf("scan accounts: %w", unavailable(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rec     store.Record
+			updated int64
+		)
+		if err := rows.Scan(&rec.Account, &rec.JWT, &rec.IssuedAt, &rec.ID, &rec.Issuer, &rec.Expires, &updated); err != nil {
+			return fmt.Errorf("scan accounts: %w", unavailable(err))
+		}
+		rec.UpdatedAt = time.UnixMilli(updated)
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan accounts: %w", unavailable(err))
 	}
 	return nil
 }

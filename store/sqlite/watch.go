@@ -80,7 +80,8 @@ func (s *Store) poll(ctx context.Context, conn *sql.Conn, last int64) {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	seen := int64(-1) // data_version at the last catch-up
-	failing := false
+	var health store.PollHealth
+	const what = "reading the change log"
 	for {
 		select {
 		case <-ctx.Done():
@@ -101,19 +102,12 @@ func (s *Store) poll(ctx context.Context, conn *sql.Conn, last int64) {
 			if ctx.Err() != nil {
 				return
 			}
-			if !failing {
-				s.log.Error("reading the change log failed; retrying", "err", err)
-				failing = true
-			}
+			health.Failed(s.log, what, err)
 			continue
 		}
-		if failing {
-			s.log.Info("reading the change log works again")
-			failing = false
-			// Reads failed for a while: say so, although the log itself
-			// loses nothing unless it was trimmed (reported below).
-			s.Publish(store.Event{Kind: store.EventReset})
-		}
+		// Reads failed for a while: watchers reset, although the log
+		// itself loses nothing unless it was trimmed (reported by catchUp).
+		health.Succeeded(s.log, what, &s.Broadcaster)
 		seen, last = dv, next
 	}
 }

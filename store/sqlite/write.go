@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -17,19 +18,36 @@ const trimEvery = 256
 // PutIfNewer stores rec unless the stored JWT is newer or the same; the
 // read, the comparison and the write share one BEGIN IMMEDIATE transaction.
 func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.Decide, nil)
+}
+
+// Replace stores rec even when the stored JWT is newer (store.Replacer).
+func (s *Store) Replace(ctx context.Context, rec store.Record) (store.Change, error) {
+	return s.put(ctx, rec, store.DecideReplace, nil)
+}
+
+// PutAudited stores rec as decide rules and appends the audit entry of the
+// change in the same transaction (store.AuditedWriter): one commit.
+func (s *Store) PutAudited(ctx context.Context, rec store.Record, decide store.DecideFunc,
+	entry func(store.Record, bool, store.Change) audit.Entry) (store.Change, error) {
+	return s.put(ctx, rec, decide, entry)
+}
+
+func (s *Store) put(ctx context.Context, rec store.Record, decide store.DecideFunc,
+	entry func(store.Record, bool, store.Change) audit.Entry) (store.Change, error) {
 	if err := trust.CheckAccountKey(rec.Account); err != nil {
 		return store.Unchanged, fmt.Errorf("put account: %w", err)
 	}
 	var change store.Change
 	err := s.write(ctx, func(tx *sql.Tx, now int64) (bool, error) {
 		var stored store.Record
-		err := tx.QueryRowContext(ctx, `SELECT jwt, issued_at FROM account_jwts WHERE account_id = ?`,
-			rec.Account).Scan(&stored.JWT, &stored.IssuedAt)
+		err := tx.QueryRowContext(ctx, `SELECT jwt, issued_at, jti FROM account_jwts WHERE account_id = ?`,
+			rec.Account).Scan(&stored.JWT, &stored.IssuedAt, &stored.ID)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return false, err
 		}
-		change, err = store.Decide(stored, exists, rec)
+		change, err = decide(stored, exists, rec)
 		if err != nil || change == store.Unchanged {
 			return false, err
 		}
@@ -42,7 +60,13 @@ func (s *Store) PutIfNewer(ctx context.Context, rec store.Record) (store.Change,
 			rec.Account, rec.JWT, rec.IssuedAt, rec.ID, rec.Issuer, rec.Expires, now, now); err != nil {
 			return false, err
 		}
-		return true, s.logChange(ctx, tx, rec.Account, "put", rec.JWT, now)
+		if err := s.logChange(ctx, tx, rec.Account, "put", rec.JWT, now); err != nil {
+			return false, err
+		}
+		if entry != nil {
+			return true, insertAudit(ctx, tx, entry(stored, exists, change))
+		}
+		return true, nil
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrStale) {

@@ -150,3 +150,48 @@ func testClosedRefuses(e *env) {
 	_ = s.Close()
 	e.wantJWT(acc.Pub, acc.JWT)
 }
+
+// testScan: store.Scan reads every stored record, with its claims, once;
+// deleted accounts are not seen.
+func testScan(e *env) {
+	want := map[string]string{}
+	for _, name := range []string{"A", "B", "C"} {
+		acc := e.op.NewAccount(e.t, name, nil)
+		e.put(acc, acc.JWT)
+		want[acc.Pub] = acc.JWT
+	}
+	gone := e.op.NewAccount(e.t, "D", nil)
+	e.put(gone, gone.JWT)
+	if err := e.w.Delete(e.ctx, gone.Pub); err != nil {
+		e.t.Fatalf("delete: %v", err)
+	}
+	got := map[string]store.Record{}
+	err := store.Scan(e.ctx, e.r, func(rec store.Record) error {
+		if _, dup := got[rec.Account]; dup {
+			e.t.Errorf("scan reported %s twice", rec.Account)
+		}
+		got[rec.Account] = rec
+		return nil
+	})
+	if err != nil {
+		e.t.Fatalf("scan: %v", err)
+	}
+	if len(got) != len(want) {
+		e.t.Fatalf("scan saw %d accounts, want %d", len(got), len(want))
+	}
+	for pub, tok := range want {
+		rec := got[pub]
+		ac, err := jwt.DecodeAccountClaims(tok)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if rec.JWT != tok || rec.IssuedAt != ac.IssuedAt || rec.ID != ac.ID {
+			e.t.Errorf("scan record of %s = %+v, want the stored jwt with iat %d jti %s", pub, rec, ac.IssuedAt, ac.ID)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := store.Scan(e.ctx, e.r, func(store.Record) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		e.t.Errorf("scan after fn's error: err %v after %d calls, want stop after 1", err, n)
+	}
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -69,6 +70,66 @@ func testStaleRefused(e *env) {
 	e.put(acc, newer)
 	older := acc.Reissue(e.t, 1000, func(ac *jwt.AccountClaims) { ac.Limits.Conn = 5 })
 	e.refused(acc.Pub, older, store.ErrStale, newer)
+}
+
+// testFutureRefused: a JWT issued beyond the clock skew in the future is
+// refused on every write path, and does not replace the stored one (it
+// would make every later write stale).
+func testFutureRefused(e *env) {
+	acc := e.op.NewAccount(e.t, "A", nil)
+	e.put(acc, acc.JWT)
+	current := acc.JWT
+	future := acc.Reissue(e.t, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), nil)
+	e.refused(acc.Pub, future, store.ErrInvalid, current)
+	fresh := e.op.NewAccount(e.t, "F", nil)
+	e.refused(fresh.Pub, fresh.Reissue(e.t, time.Now().Add(trust.DefaultClockSkew+time.Hour).Unix(), nil), store.ErrInvalid, "")
+}
+
+// testReplace: a forced replace overwrites a newer JWT (the way out for a
+// poisoned record), is validated as any write, reports what it did and is
+// seen by watchers and other instances; a read-only store refuses it.
+func testReplace(e *env) {
+	acc := e.op.NewAccount(e.t, "A", nil)
+	poisoned := acc.Reissue(e.t, time.Now().Unix()+60, nil) // newer than anything signed below
+	e.put(acc, poisoned)
+	good := acc.Reissue(e.t, time.Now().Unix()-60, func(ac *jwt.AccountClaims) { ac.Limits.Conn = 3 })
+	e.refused(acc.Pub, good, store.ErrStale, poisoned)
+	if e.b.ReadOnly {
+		if _, err := store.Replace(e.ctx, e.r, acc.Pub, good); !errors.Is(err, store.ErrReplaceUnsupported) {
+			e.t.Fatalf("replace on a read-only store: err = %v, want ErrReplaceUnsupported", err)
+		}
+		return
+	}
+	c, err := store.Replace(e.ctx, e.w, acc.Pub, good)
+	if err != nil || c != store.Updated {
+		e.t.Fatalf("replace = %v, %v; want updated", c, err)
+	}
+	e.wantJWT(acc.Pub, good)
+	if c, err := store.Replace(e.ctx, e.w, acc.Pub, good); err != nil || c != store.Unchanged {
+		e.t.Fatalf("replace with the same jwt = %v, %v; want unchanged", c, err)
+	}
+	// Validated like any write: a JWT from the future or another operator
+	// is refused, and nothing changes.
+	future := acc.Reissue(e.t, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), nil)
+	if _, err := store.Replace(e.ctx, e.w, acc.Pub, future); !errors.Is(err, store.ErrInvalid) {
+		e.t.Fatalf("replace with a jwt from the future: err = %v, want ErrInvalid", err)
+	}
+	other := testkit.NewOperator(e.t)
+	stranger := other.NewAccount(e.t, "S", nil)
+	if _, err := store.Replace(e.ctx, e.w, stranger.Pub, stranger.JWT); !errors.Is(err, store.ErrInvalid) {
+		e.t.Fatalf("replace with an untrusted issuer: err = %v, want ErrInvalid", err)
+	}
+	e.wantJWT(acc.Pub, good)
+	e.wantNotFound(stranger.Pub)
+	// After the replace, ordinary newer-only writes work again.
+	next := acc.Reissue(e.t, time.Now().Unix(), func(ac *jwt.AccountClaims) { ac.Limits.Conn = 4 })
+	if c := e.put(acc, next); c != store.Updated {
+		e.t.Fatalf("put after replace = %v, want updated", c)
+	}
+	fresh := e.op.NewAccount(e.t, "F", nil)
+	if c, err := store.Replace(e.ctx, e.w, fresh.Pub, fresh.JWT); err != nil || c != store.Created {
+		e.t.Fatalf("replace of an absent account = %v, %v; want created", c, err)
+	}
 }
 
 func testSameJWTUnchanged(e *env) {

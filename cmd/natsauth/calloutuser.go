@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natsauth/natsauth/callout/userdb"
+	"github.com/natsauth/natsauth/describe"
+)
+
+func newCalloutUserCmd(a *app) *cobra.Command {
+	var usersURL string
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage the gateway's own username/password users (argon2id, kept with the store)",
+		Long: `Manage natsauth's password users for the identity gateway. They live in tables of
+their own in the account-JWT store's database (SQLite by default, PostgreSQL for a fleet,
+or --users URL); passwords are hashed with argon2id and read from stdin, never from the
+command line. Every change is in the audit log, and a running gateway ends the live
+connections of a user that is disabled or whose password changes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVar(&usersURL, "users", "", "password user database URL (default: the store)")
+	open := func(cmd *cobra.Command) (*userdb.DB, func(), error) {
+		h, err := a.openHome()
+		if err != nil {
+			return nil, nil, err
+		}
+		db, closeDB, err := a.openUsers(cmd.Context(), h, usersURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		if db == nil {
+			closeDB()
+			return nil, nil, fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
+		}
+		return db, closeDB, nil
+	}
+
+	var groups []string
+	add := &cobra.Command{
+		Use:     "add NAME",
+		Short:   "Add a password user (the password is read from stdin)",
+		Example: "  natsauth callout user add alice --group staff < password.txt\n  printf '%s\\n' \"$PW\" | natsauth callout user add svc-billing --group services",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := promptSecret(a, cmd.InOrStdin(), "password for "+args[0])
+			if err != nil {
+				return err
+			}
+			db, closeDB, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			if err := db.Add(cmd.Context(), args[0], pw, splitList(groups)); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "added password user %s (groups: %s) to %s\n", args[0], strings.Join(splitList(groups), ","), db.Where())
+			return nil
+		},
+	}
+	add.Flags().StringArrayVar(&groups, "group", nil, "groups of the user, for rules and templates (comma-separated or repeated)")
+
+	passwd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set a user's password (read from stdin); its live connections end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := promptSecret(a, cmd.InOrStdin(), "new password for "+args[0])
+			if err != nil {
+				return err
+			}
+			db, closeDB, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			if err := db.SetPassword(cmd.Context(), args[0], pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "set the password of %s\n", args[0])
+			return nil
+		},
+	}
+	setDisabled := func(use, short string, disabled bool) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " NAME",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				db, closeDB, err := open(cmd)
+				if err != nil {
+					return err
+				}
+				defer closeDB()
+				if err := db.SetDisabled(cmd.Context(), args[0], disabled); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "%sd password user %s\n", use, args[0])
+				return nil
+			},
+		}
+	}
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the password users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, closeDB, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			users, err := db.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.out, users)
+			}
+			tw := describe.NewTable(a.out)
+			fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
+			for _, u := range users {
+				state := "enabled"
+				if u.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(add, passwd,
+		setDisabled("disable", "Disable a user: refused from now on, its live connections end", true),
+		setDisabled("enable", "Enable a disabled user again", false),
+		list)
+	return cmd
+}
+
+// promptSecret reads a secret from the first line of r, prompting on
+// stderr. The secret is never echoed back or put in an error.
+func promptSecret(a *app, r io.Reader, what string) (string, error) {
+	fmt.Fprintf(a.errOut, "%s (one line on stdin): ", what)
+	s, err := readSecretLine(r)
+	fmt.Fprintln(a.errOut)
+	return s, err
+}
+
+// readSecretLine reads the first line of r without its line ending.
+func readSecretLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return line, nil
+}
