@@ -202,10 +202,20 @@ type edge struct {
 // home, which nats-server refuses ("import forms a cycle"). It mirrors the
 // server's checkServiceImportsForCycles and checkStreamImportsForCycles.
 func importCycle(byName map[string]*AccountInfo, importer *AccountInfo, im *jwt.Import) string {
-	byPub := map[string]*AccountInfo{}
+	return importCycleIn(pubIndex(byName), importer, im)
+}
+
+// pubIndex maps accounts by public key.
+func pubIndex(byName map[string]*AccountInfo) map[string]*AccountInfo {
+	byPub := make(map[string]*AccountInfo, len(byName))
 	for _, a := range byName {
 		byPub[a.Pub] = a
 	}
+	return byPub
+}
+
+// importCycleIn is importCycle with the accounts indexed by public key.
+func importCycleIn(byPub map[string]*AccountInfo, importer *AccountInfo, im *jwt.Import) string {
 	edges := func(a *AccountInfo, t jwt.ExportType) []edge {
 		var out []edge
 		for _, o := range a.Claims.Imports {

@@ -196,15 +196,22 @@ func exportList(ac *jwt.AccountClaims, t jwt.ExportType) string {
 // export that covers the import, if found, and the decoded token.
 func importProblems(importer *AccountInfo, im *jwt.Import, byName map[string]*AccountInfo, now time.Time) (
 	[]string, *jwt.Export, *jwt.ActivationClaims) {
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	kind := kindName(im.Type)
 	var src *AccountInfo
 	for _, a := range byName {
 		if a.Pub == im.Account {
 			src = a
 		}
 	}
+	return importProblemsFrom(importer, im, src, now)
+}
+
+// importProblemsFrom is importProblems with the source account found (nil
+// when it is not in the home).
+func importProblemsFrom(importer *AccountInfo, im *jwt.Import, src *AccountInfo, now time.Time) (
+	[]string, *jwt.Export, *jwt.ActivationClaims) {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	kind := kindName(im.Type)
 	srcName := im.Account
 	if src != nil {
 		srcName = src.Name
