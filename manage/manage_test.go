@@ -352,3 +352,54 @@ func TestReadAudit(t *testing.T) {
 		t.Errorf("neither home nor store: %v", err)
 	}
 }
+
+// An import applied to a running node keeps working when the exporter
+// later changes its exports (nats-server then refreshes the importers; see
+// node's TestImportAppliedBeforeItsExport for the order that used to lose
+// an import).
+func TestImportSurvivesAnExporterChangeOnARunningNode(t *testing.T) {
+	cfg := newHome(t)
+	m := open(t, cfg)
+	ctx := context.Background()
+	for _, name := range []string{"A", "B"} {
+		if _, _, err := m.AddAccount(ctx, name, authority.AccountEdit{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.AddUser(ctx, name, "u", authority.UserEdit{AllowPubSub: []string{">"}}, authority.UserIssue{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := m.AddExport(ctx, "A", authority.ExportSpec{Subject: "svc.>", Service: true}); err != nil {
+		t.Fatal(err)
+	}
+	n := serve(t, cfg.Home, "")
+	dial := func(account string) *nats.Conn {
+		nc, err := nats.Connect(n.ClientURL(), nats.UserCredentials(m.Home().CredsPath(account, "u")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	a, b := dial("A"), dial("B") // both accounts loaded
+	if _, err := a.Subscribe("svc.>", func(msg *nats.Msg) { _ = msg.Respond([]byte("ok")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.AddImport(ctx, "B", authority.ImportSpec{Account: "A", Subject: "svc.>", Service: true}); err != nil {
+		t.Fatal(err)
+	}
+	request := func(when string) {
+		t.Helper()
+		if _, err := b.Request("svc.x", nil, 5*time.Second); err != nil {
+			t.Fatalf("B's request through the import %s: %v", when, err)
+		}
+	}
+	request("after the import")
+	if _, _, err := m.AddExport(ctx, "A", authority.ExportSpec{Subject: "other.>", Service: true}); err != nil {
+		t.Fatal(err)
+	}
+	request("after the exporter changed its exports")
+}

@@ -310,3 +310,41 @@ func TestDefaultSentinelSurvivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An import applied before the export it needs (a node may see the two
+// accounts' new JWTs in either order) works once the exporter's JWT
+// arrives: nats-server refreshes importers from the JWT each was loaded
+// with, so natsauth puts back the claims it applied since.
+func TestImportAppliedBeforeItsExport(t *testing.T) {
+	f := newFixture(t)
+	b := f.op.NewAccount(t, "B", nil)
+	cfg := f.config(t)
+	cfg.Seed[b.Pub] = b.JWT
+	n := startNode(t, cfg)
+	bUser := b.NewUser(t, "bu", nil)
+	aConn := connect(t, n.ClientURL(), f.user)
+	bConn := connect(t, n.ClientURL(), bUser)
+	if _, err := aConn.Subscribe("new.>", func(m *nats.Msg) { _ = m.Respond([]byte("ok")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := aConn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().Unix()
+	withImport := b.Reissue(t, now, func(ac *jwt.AccountClaims) {
+		ac.Imports.Add(&jwt.Import{Account: f.acc.Pub, Subject: "new.>", Type: jwt.Service})
+	})
+	if _, err := n.Resolver().Publish(ctx, b.Pub, withImport); err != nil {
+		t.Fatal(err)
+	}
+	withExport := f.acc.Reissue(t, now, func(ac *jwt.AccountClaims) {
+		ac.Exports.Add(&jwt.Export{Subject: "new.>", Type: jwt.Service})
+	})
+	if _, err := n.Resolver().Publish(ctx, f.acc.Pub, withExport); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bConn.Request("new.x", nil, 5*time.Second); err != nil {
+		t.Fatalf("B's request through an import applied before its export: %v", err)
+	}
+}

@@ -1,8 +1,11 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -15,9 +18,11 @@ import (
 
 // appliedJWT is the version of an account last applied to the server.
 type appliedJWT struct {
-	jwt     string
-	iat     int64
-	removed bool // the account was deleted: any JWT may follow
+	jwt         string
+	iat         int64
+	claims      *jwt.AccountClaims // as applied (nil when only seen)
+	importsFrom []string           // the accounts claims imports from
+	removed     bool               // the account was deleted: any JWT may follow
 }
 
 // watchLoop follows the store's changes until ctx ends, re-establishing the
@@ -231,9 +236,47 @@ func (r *Resolver) applyJWT(s *server.Server, account, token string) bool {
 		return false
 	}
 	s.UpdateAccountClaims(acc, ac)
-	r.applied[account] = appliedJWT{jwt: token, iat: ac.IssuedAt}
+	r.applied[account] = appliedJWT{jwt: token, iat: ac.IssuedAt, claims: ac, importsFrom: importSources(ac)}
 	r.log.Debug("applied account JWT", "account", account, "iat", ac.IssuedAt)
+	if prev.claims == nil || !sameExports(prev.claims, ac) {
+		r.reapplyImporters(s, account)
+	}
 	return true
+}
+
+// reapplyImporters puts back the claims natsauth applied to the accounts
+// that import from exporter. When an account's exports change, nats-server
+// refreshes its importers from the JWT each was loaded with (its own
+// record of the account's JWT, which UpdateAccountClaims does not change),
+// dropping an import that arrived with a later JWT natsauth applied. The
+// caller holds applyMu.
+func (r *Resolver) reapplyImporters(s *server.Server, exporter string) {
+	for name, a := range r.applied {
+		if name == exporter || a.removed || a.claims == nil || !slices.Contains(a.importsFrom, exporter) {
+			continue
+		}
+		if acc := loadedAccount(s, name); acc != nil {
+			s.UpdateAccountClaims(acc, a.claims)
+		}
+	}
+}
+
+// importSources lists the accounts ac imports from.
+func importSources(ac *jwt.AccountClaims) []string {
+	var out []string
+	for _, im := range ac.Imports {
+		if im != nil && !slices.Contains(out, im.Account) {
+			out = append(out, im.Account)
+		}
+	}
+	return out
+}
+
+// sameExports reports whether two JWTs of an account export the same.
+func sameExports(a, b *jwt.AccountClaims) bool {
+	ja, _ := json.Marshal(a.Exports)
+	jb, _ := json.Marshal(b.Exports)
+	return bytes.Equal(ja, jb)
 }
 
 // fromTheFuture reports whether iat lies beyond now plus the policy's clock
