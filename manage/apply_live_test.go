@@ -224,20 +224,14 @@ func TestEachKindOfChangeIsEnforcedLive(t *testing.T) {
 		}
 	})
 	t.Run("export and import", func(t *testing.T) {
-		// The export is applied before the import that needs it: a node
-		// that applies an importer before its exporter in one change loses
-		// the import (see docs/gitops.md, "Exports before imports").
+		// One file change adds an export and the import that needs it.
 		text = strings.Replace(text, "  B:\n", "  B:\n    exports:\n      - {subject: time.now, type: service}\n", 1)
-		f := parseFile(t, "authority.yaml", text, vars)
-		if p := plan(t, m, f, manage.PlanOptions{}); len(p.Changes) != 1 || !fieldChanged(p, "update", "account B", "nats.exports") {
-			t.Fatalf("plan = %+v", p.Changes)
-		}
-		apply(t, m, f, manage.ApplyOptions{})
 		text = strings.Replace(text, "  B:\n", "    imports:\n      - {account: B, subject: time.now, type: service}\n  B:\n", 1)
 		vars["ALICE_PUB"] = "time.now"
-		f = parseFile(t, "authority.yaml", text, vars)
+		f := parseFile(t, "authority.yaml", text, vars)
 		p := plan(t, m, f, manage.PlanOptions{})
-		if len(p.Changes) != 2 || !fieldChanged(p, "update", "account A", "nats.imports") || !fieldChanged(p, "update", "user A/alice", "nats.pub.allow") {
+		if len(p.Changes) != 3 || !fieldChanged(p, "update", "account B", "nats.exports") ||
+			!fieldChanged(p, "update", "account A", "nats.imports") || !fieldChanged(p, "update", "user A/alice", "nats.pub.allow") {
 			t.Fatalf("plan = %+v", p.Changes)
 		}
 		apply(t, m, f, manage.ApplyOptions{})
