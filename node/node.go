@@ -281,6 +281,16 @@ func (n *Node) Start(ctx context.Context) error {
 		s.Shutdown()
 		return err
 	}
+	if n.cfg.SystemSigner != nil {
+		// Ready means ready for nsc push and pull too: wait (briefly) for
+		// the claims responder's subscriptions.
+		select {
+		case <-n.resolver.Ready():
+		case <-time.After(wait):
+			n.log.Warn("the $SYS claims responder is not subscribed yet; push and pull may go unanswered for a moment")
+		case <-ctx.Done():
+		}
+	}
 	n.log.Info("natsauth node ready", "client_url", s.ClientURL(), "store", store.Redact(n.storeURL),
 		"jetstream", s.JetStreamEnabled(), "system_account", n.opts.SystemAccount)
 	return nil

@@ -246,8 +246,11 @@ func TestRequireSigningKeysOnServer(t *testing.T) {
 	defer sys.Close()
 	acc, _ := openHomeT(t, c).Account("A")
 	msg, err := sys.Request("$SYS.REQ.ACCOUNT."+acc.Pub+".CLAIMS.LOOKUP", nil, 5*time.Second)
-	if err != nil || !strings.HasPrefix(string(msg.Data), "eyJ") {
-		t.Fatalf("claims lookup under strict: %v %q", err, msg.Data)
+	if err != nil {
+		t.Fatalf("claims lookup under strict: %v", err)
+	}
+	if !strings.HasPrefix(string(msg.Data), "eyJ") {
+		t.Fatalf("claims lookup under strict: %q", msg.Data)
 	}
 	if nc, err := nats.Connect(url, nats.UserCredentials(aliceOld)); err == nil {
 		nc.Close()
