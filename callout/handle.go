@@ -236,6 +236,13 @@ func (s *Service) answer(r *request, d *Decision, t *target) {
 			return
 		}
 	}
+	// Counted before the answer leaves: whoever sees the client refused or
+	// connected finds the decision in the metrics.
+	acct := ""
+	if t != nil {
+		acct = t.pub
+	}
+	s.metrics.decided(d.Allowed, d.Reason, acct, time.Since(r.start))
 	if err := r.msg.Respond(data); err != nil {
 		s.log.Warn("callout: send response", "err", err)
 	}
@@ -266,15 +273,10 @@ func (s *Service) issue(rc *jwt.AuthorizationRequestClaims, g *Grant, t *target)
 	return uc, tok, nil
 }
 
-// record logs, counts, audits and remembers one decision.
+// record logs, audits and remembers one decision (answer counted it).
 func (s *Service) record(r *request, d *Decision, t *target, user *jwt.UserClaims) {
 	rc := r.claims
 	host := rc.ClientInformation.Host
-	acct := ""
-	if t != nil {
-		acct = t.pub
-	}
-	s.metrics.decided(d.Allowed, d.Reason, acct, time.Since(r.start))
 	attrs := []any{"reason", d.Reason, "client", host, "cid", rc.ClientInformation.ID, "server", rc.Server.Name}
 	if d.Rule != "" {
 		attrs = append(attrs, "rule", d.Rule)
