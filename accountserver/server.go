@@ -11,6 +11,8 @@
 //	     ?decode=true                      JSON {"header", "claims"}
 //	     ?text=true                        the raw JWT as text/plain
 //	POST /jwt/v1/accounts/<pub>            store a JWT (validated like every write path)
+//	POST /jwt/v1/activations               keep an activation token (signed by an account of the store)
+//	GET  /jwt/v1/activations/<hash>        an activation token kept, by its hash
 //	GET  /jwt/v1/operator                  the operator JWT
 //	GET  /jwt/v1/watch                     Server-Sent Events of store changes (natsauth extension)
 //	GET  /jwt/v1/help                      a text description of the API
@@ -62,11 +64,15 @@ type Options struct {
 	Heartbeat time.Duration
 	// Now returns the current time (for ?check=true); nil means time.Now.
 	Now func() time.Time
+	// Activations keeps pushed activation tokens; nil keeps them in
+	// memory (NewMemActivations).
+	Activations Activations
 }
 
 // Server is the account server's http.Handler.
 type Server struct {
 	st   store.Store
+	acts Activations
 	opts Options
 	log  *slog.Logger
 
@@ -96,7 +102,11 @@ func New(st store.Store, opts Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.OperatorJWT = strings.TrimSpace(opts.OperatorJWT)
-	return &Server{st: st, opts: opts, log: log, done: make(chan struct{})}
+	acts := opts.Activations
+	if acts == nil {
+		acts = NewMemActivations()
+	}
+	return &Server{st: st, acts: acts, opts: opts, log: log, done: make(chan struct{})}
 }
 
 // Start starts announcing store changes through the Notifier, if one is
@@ -163,6 +173,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.only(w, r, s.watch, http.MethodGet)
 	case p == "/jwt/v1/accounts", p == "/jwt/v1/accounts/", p == "/accounts", p == "/accounts/":
 		s.only(w, r, s.accountsRoot, http.MethodGet, http.MethodHead)
+	case p == "/jwt/v1/activations", p == "/jwt/v1/activations/":
+		s.activations(w, r, "")
+	case strings.HasPrefix(p, "/jwt/v1/activations/"):
+		s.activations(w, r, strings.TrimPrefix(p, "/jwt/v1/activations/"))
 	case strings.HasPrefix(p, "/jwt/v1/accounts/"):
 		s.account(w, r, strings.TrimPrefix(p, "/jwt/v1/accounts/"))
 	case strings.HasPrefix(p, "/accounts/"):
@@ -278,6 +292,9 @@ GET  /jwt/v1/accounts/<pubkey>     the account JWT (application/jwt), ETag "<jti
      ?text=true                    the JWT as text/plain
 POST /jwt/v1/accounts/<pubkey>     store the account JWT in the body; 200 when stored,
                                    400 invalid, 409 older than the stored one, 413 too large
+POST /jwt/v1/activations           keep the activation token in the body (signed by an
+                                   account of the store or one of its signing keys)
+GET  /jwt/v1/activations/<hash>    a kept activation token; unknown -> 404
 GET  /jwt/v1/operator              the operator JWT
 GET  /jwt/v1/watch                 Server-Sent Events of store changes (natsauth extension)
 GET  /healthz                      {"status":"ok"}; 503 when the store is unavailable

@@ -100,7 +100,6 @@ func (m *Manager) ActivationsURL(server string) (string, error) {
 // activations API (ActivationsURL), as nsc's generate activation --push
 // does with the nats-account-server, and returns the URL the importer
 // reads it back from (<api>/<hash>), which add import --token takes.
-// natsauth's own account server keeps account JWTs only and refuses it.
 func PushActivation(ctx context.Context, activationsURL string, act *authority.Activation) (string, error) {
 	hash, err := act.Claims.HashID()
 	if err != nil {
@@ -121,8 +120,7 @@ func PushActivation(ctx context.Context, activationsURL string, act *authority.A
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("push activation to %s: status %d %s (natsauth's account server keeps account JWTs only; "+
-			"a nats-account-server keeps activations)", shown, resp.StatusCode, strings.TrimSpace(string(body)))
+		return "", fmt.Errorf("push activation to %s: status %d %s", shown, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return shown + "/" + hash, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -30,6 +32,7 @@ type accountServerFlags struct {
 	creds        string
 	operatorFile string
 	maxBody      int64
+	activations  string
 }
 
 func newAccountServerCmd(a *app) *cobra.Command {
@@ -66,6 +69,8 @@ $SYS.REQ.ACCOUNT.<pubkey>.CLAIMS.UPDATE, so URL-resolver servers apply it live.`
 	fl.StringVar(&f.creds, "creds", "", "system-account user creds for --nats (default: the home's system user)")
 	fl.StringVar(&f.operatorFile, "operator", "", "operator JWT file to trust (default: the home's operator)")
 	fl.Int64Var(&f.maxBody, "max-body", accountserver.DefaultMaxBodyBytes, "largest POST body in bytes")
+	fl.StringVar(&f.activations, "activations-dir", "",
+		"keep pushed activation tokens in this directory (default: HOME/activations with a home, else in memory)")
 	return cmd
 }
 
@@ -112,6 +117,11 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	defer st.Close()
 
 	opts := accountserver.Options{OperatorJWT: opJWT, Policy: policy, Logger: log, MaxBodyBytes: f.maxBody}
+	if actDir := cmp.Or(f.activations, homeActivations(home)); actDir != "" {
+		if opts.Activations, err = accountserver.NewDirActivations(actDir); err != nil {
+			return err
+		}
+	}
 	if f.natsURL != "" {
 		nc, err := connectAnnouncer(f, home, log)
 		if err != nil {
@@ -164,4 +174,13 @@ func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logg
 		creds = p
 	}
 	return accountserver.ConnectNotifier(f.natsURL, creds, log)
+}
+
+// homeActivations is where an account server of the home keeps pushed
+// activation tokens, or "" without a home.
+func homeActivations(h *authority.Home) string {
+	if h == nil {
+		return ""
+	}
+	return filepath.Join(h.Dir(), "activations")
 }

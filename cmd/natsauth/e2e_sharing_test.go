@@ -160,6 +160,14 @@ func TestE2ESharing(t *testing.T) {
 		if strings.Contains(h.must("revocations", "list-activations", "-a", "A"), "feed.priv.>") {
 			t.Errorf("revocation still listed after delete-activation")
 		}
+		// Removing the revocation restores delivery, on the running server.
+		if err := a.Publish("feed.priv.z", []byte("restored")); err != nil {
+			t.Fatal(err)
+		}
+		a.flush(t)
+		if m, err := csub.NextMsg(5 * time.Second); err != nil || m.Subject != "c.feed.z" {
+			t.Fatalf("after delete-activation C got %v %v, want restored on c.feed.z", msgSubject(m), err)
+		}
 	})
 
 	t.Run("delete_export_breaks_importer", func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/node"
@@ -26,7 +27,11 @@ func (a *app) serveAccountServer(ctx context.Context, n *node.Node, cfg node.Con
 		return nil, fmt.Errorf("account server: %w", err)
 	}
 	log := cfg.Logger.With("component", "account-server")
-	as := accountserver.New(n.Store(), accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: log})
+	acts, err := accountserver.NewDirActivations(filepath.Join(cfg.Home, "activations"))
+	if err != nil {
+		return nil, err
+	}
+	as := accountserver.New(n.Store(), accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: log, Activations: acts})
 	l, err := accountserver.Listen(ctx, as, addr, nil, log)
 	if err != nil {
 		return nil, err

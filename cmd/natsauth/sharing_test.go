@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -350,40 +346,16 @@ func writeExpiredActivation(t *testing.T, c *cliHome, account, target, subject, 
 // <api>/activations, GET <api>/activations/<hash>): generate activation
 // --push posts there, and add import -u reads the token back by URL.
 func TestGenerateActivationPushAndImportByURL(t *testing.T) {
-	var mu sync.Mutex
-	tokens := map[string]string{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case r.Method == http.MethodPost && r.URL.Path == "/jwt/v1/activations":
-			b, _ := io.ReadAll(r.Body)
-			ac, err := jwt.DecodeActivationClaims(string(b))
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			hash, _ := ac.HashID()
-			tokens[hash] = string(b)
-		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/jwt/v1/activations/"):
-			tok, ok := tokens[strings.TrimPrefix(r.URL.Path, "/jwt/v1/activations/")]
-			if !ok {
-				http.NotFound(w, r)
-				return
-			}
-			_, _ = io.WriteString(w, tok)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
 	c := newE2EHome(t) // the default store, which keeps the audit log
 	c.must("add", "account", "-n", "A")
 	c.must("add", "account", "-n", "C")
 	c.must("add", "export", "-a", "A", "-s", "feed.priv.>", "--private")
-	out := c.must("generate", "activation", "-a", "A", "-t", "C", "-s", "feed.priv.>", "--push", "--account-server", srv.URL)
+	// natsauth's own account server, over the home's store, keeps it.
+	as := startBackground(t, "account-server", "--home", c.dir, "--listen", "127.0.0.1:0")
+	base := strings.TrimSuffix(as.wait(t, as.out, regexp.MustCompile(`listening on (\S+)`), time.Minute)[1], "/jwt/v1/accounts/")
+	out := c.must("generate", "activation", "-a", "A", "-t", "C", "-s", "feed.priv.>", "--push", "--account-server", base)
 	m := regexp.MustCompile(`natsauth add import -a C -u (\S+)`).FindStringSubmatch(out)
-	if m == nil || !strings.HasPrefix(m[1], srv.URL+"/jwt/v1/activations/") {
+	if m == nil || !strings.HasPrefix(m[1], base+"/jwt/v1/activations/") {
 		t.Fatalf("generate activation --push output:\n%s", out)
 	}
 	c.must("add", "import", "-a", "C", "-u", m[1], "-s", "from.a.>")
