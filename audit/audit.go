@@ -295,3 +295,23 @@ type Log interface {
 	// Read returns the entries q selects, oldest first.
 	Read(ctx context.Context, q Query) ([]Entry, error)
 }
+
+// Batcher is a Log that records several entries at once, all or none (one
+// transaction of a database, one write of a file).
+type Batcher interface {
+	AppendAll(ctx context.Context, entries []Entry) error
+}
+
+// AppendAll records entries in order: in one batch when l is a Batcher,
+// else one by one, stopping at the first error.
+func AppendAll(ctx context.Context, l Log, entries []Entry) error {
+	if b, ok := l.(Batcher); ok && len(entries) > 1 {
+		return b.AppendAll(ctx, entries)
+	}
+	for _, e := range entries {
+		if err := l.Append(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

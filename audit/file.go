@@ -29,7 +29,10 @@ type File struct {
 	mu   sync.Mutex // one append at a time in this process
 }
 
-var _ Log = (*File)(nil)
+var (
+	_ Log     = (*File)(nil)
+	_ Batcher = (*File)(nil)
+)
 
 // NewFile returns the log kept in the file at path (created on first
 // Append).
@@ -39,12 +42,20 @@ func NewFile(path string) *File { return &File{path: path} }
 func (f *File) Path() string { return f.path }
 
 // Append writes e as one line.
-func (f *File) Append(_ context.Context, e Entry) error {
-	line, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("audit log %s: encode entry: %w", f.path, err)
+func (f *File) Append(ctx context.Context, e Entry) error {
+	return f.AppendAll(ctx, []Entry{e})
+}
+
+// AppendAll writes entries as lines, in one write.
+func (f *File) AppendAll(_ context.Context, entries []Entry) error {
+	var line []byte
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("audit log %s: encode entry: %w", f.path, err)
+		}
+		line = append(append(line, b...), '\n')
 	}
-	line = append(line, '\n')
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)

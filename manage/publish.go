@@ -191,11 +191,11 @@ func (m *Manager) record(ctx context.Context, entries []audit.Entry) {
 	}
 	log, err := m.auditLog(ctx)
 	if err == nil {
-		for _, e := range entries {
-			if err = log.Append(ctx, audit.Attribute(ctx, e)); err != nil {
-				break
-			}
+		attributed := make([]audit.Entry, len(entries))
+		for i, e := range entries {
+			attributed[i] = audit.Attribute(ctx, e)
 		}
+		err = audit.AppendAll(ctx, log, attributed)
 	}
 	if err != nil {
 		m.log.Warn("the change is done but was not recorded in the audit log", "error", err)

@@ -12,7 +12,10 @@ import (
 	"github.com/natsauth/natsauth/store"
 )
 
-var _ store.Auditor = (*Store)(nil)
+var (
+	_ store.Auditor = (*Store)(nil)
+	_ audit.Batcher = auditLog{}
+)
 
 // AuditLog returns the store's audit log: the table natsauth_audit_log(seq,
 // at, action, account, account_name, entry jsonb) in the same database.
@@ -35,6 +38,40 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 		return err
 	}
 	err = insert()
+	for i := 0; i < retries && retryable(ctx, err); i++ {
+		err = insert()
+	}
+	if err != nil {
+		return l.s.wrapErr(op, err)
+	}
+	return nil
+}
+
+// AppendAll inserts entries in one transaction, sent as one batch: all or
+// none.
+func (l auditLog) AppendAll(ctx context.Context, entries []audit.Entry) error {
+	const op = "audit log: append"
+	if l.s.isClosed() {
+		return fmt.Errorf("%s: %w", op, store.ErrClosed)
+	}
+	raw := make([]string, len(entries))
+	for i, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("audit log: encode entry: %w", err)
+		}
+		raw[i] = string(b)
+	}
+	insert := func() error {
+		return pgx.BeginFunc(ctx, l.s.pool, func(tx pgx.Tx) error {
+			batch := &pgx.Batch{}
+			for i, e := range entries {
+				batch.Queue(insertAuditSQL, e.Time, e.Action, e.Account, e.AccountName, raw[i])
+			}
+			return tx.SendBatch(ctx, batch).Close()
+		})
+	}
+	err := insert()
 	for i := 0; i < retries && retryable(ctx, err); i++ {
 		err = insert()
 	}

@@ -14,6 +14,7 @@ import (
 var (
 	_ store.Auditor       = (*Store)(nil)
 	_ store.AuditedWriter = (*Store)(nil)
+	_ audit.Batcher       = auditLog{}
 )
 
 // AuditLog returns the store's audit log: the table audit_log(seq, at (unix
@@ -34,6 +35,39 @@ func (l auditLog) Append(ctx context.Context, e audit.Entry) error {
 	}
 	_, err = l.s.db.ExecContext(ctx, insertAuditSQL, e.Time.UnixMilli(), e.Action, e.Account, e.AccountName, string(b))
 	if err != nil {
+		return fmt.Errorf("audit log: append: %w", unavailable(err))
+	}
+	return nil
+}
+
+// AppendAll inserts entries in one transaction (one commit, one sync,
+// where Append commits each): all or none.
+func (l auditLog) AppendAll(ctx context.Context, entries []audit.Entry) error {
+	l.s.wmu.Lock()
+	defer l.s.wmu.Unlock()
+	if l.s.closed.Load() {
+		return fmt.Errorf("audit log: %w", store.ErrClosed)
+	}
+	tx, err := l.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit log: append: %w", unavailable(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	stmt, err := tx.PrepareContext(ctx, insertAuditSQL)
+	if err != nil {
+		return fmt.Errorf("audit log: append: %w", unavailable(err))
+	}
+	defer stmt.Close()
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("audit log: encode entry: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, e.Time.UnixMilli(), e.Action, e.Account, e.AccountName, string(b)); err != nil {
+			return fmt.Errorf("audit log: append: %w", unavailable(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit log: append: %w", unavailable(err))
 	}
 	return nil

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/nats-io/jwt/v2"
 
@@ -91,6 +92,24 @@ func testAudit(e *env) {
 	all, _ := log.Read(e.ctx, audit.Query{})
 	if last := all[len(all)-1]; last.Action != audit.ActionAddUser || last.UserName != "alice" {
 		e.t.Errorf("appended entry read back as %+v", last)
+	}
+	// A change's entries are appended together (in one transaction where
+	// the log is a Batcher) and read back in order.
+	batch := make([]audit.Entry, 50)
+	for i := range batch {
+		batch[i] = audit.Attribute(e.ctx, audit.Entry{Action: audit.ActionAddUser, Account: acc.Pub, UserName: fmt.Sprintf("b%02d", i)})
+	}
+	if err := audit.AppendAll(e.ctx, log, batch); err != nil {
+		e.t.Fatal(err)
+	}
+	all, _ = log.Read(e.ctx, audit.Query{})
+	if len(all) < len(batch) {
+		e.t.Fatalf("after a batch of %d the log has %d entries", len(batch), len(all))
+	}
+	for i, g := range all[len(all)-len(batch):] {
+		if g.UserName != batch[i].UserName || g.Action != audit.ActionAddUser {
+			e.t.Errorf("batched entry %d read back as %+v, want user %s", i, g, batch[i].UserName)
+		}
 	}
 }
 
