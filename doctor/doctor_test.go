@@ -117,6 +117,10 @@ func unsafeHome(t *testing.T, now time.Time) *authority.Home {
 	if err := os.WriteFile(filepath.Join(h.StoresDir(), "O", "accounts", "C", "C.jwt"), []byte(tok), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Account D expires within the window.
+	if _, err := h.AddAccount("D", authority.AccountEdit{Conns: ptr[int64](5), Expires: ptr(now.Add(5 * 24 * time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
 	// A rotation left unfinished.
 	if _, _, err := h.BeginAccountKeyRotation("B", "svc"); err != nil {
 		t.Fatal(err)
@@ -161,6 +165,7 @@ func TestUnsafeHomeFlagsEachCase(t *testing.T) {
 	want(t, fs, Low, CheckUserNoExpiry, "user A/admin", "--expiry 90d")
 	want(t, fs, Medium, CheckExpiring, "user A/soon", "natsauth edit user -a A -n soon --expiry 90d")
 	want(t, fs, Medium, CheckExpired, "user A/gone")
+	want(t, fs, Medium, CheckExpiring, "account D", "natsauth edit account D --expiry 1y")
 	want(t, fs, Medium, CheckAccountNoLimits, "account A", "natsauth edit account A --max-connections")
 	want(t, fs, Low, CheckAccountNoConnLimit, "account B", "natsauth edit account B --max-connections 1000")
 	want(t, fs, Medium, CheckAccountByOperatorID, "account C", "natsauth edit operator --require-signing-keys")

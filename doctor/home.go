@@ -150,8 +150,7 @@ func (c *checker) account(acc *authority.AccountInfo, users []authority.UserInfo
 			c.cmd("edit", "operator", "--require-signing-keys")+"   # re-signs it with the operator signing key")
 	}
 	c.expiry(obj, ac.Expires, "all its users are refused once it expires",
-		"nsc --data-dir "+shellQuote(c.h.StoresDir())+" --keystore-dir "+shellQuote(c.h.KeysDir())+
-			" edit account -n "+shellQuote(acc.Name)+" --expiry 1y   # natsauth does not set account expiry")
+		c.cmd("edit", "account", acc.Name, "--expiry", "1y"))
 	if !acc.System {
 		l := ac.Limits
 		if l.Conn < 0 && l.LeafNodeConn < 0 && l.Data < 0 && l.Payload < 0 && l.Subs < 0 && l.Imports < 0 && l.Exports < 0 {
