@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/claims"
 )
 
 // ActionKick is the audit action of a client connection closed on request.
@@ -90,65 +91,21 @@ type JetStreamUsage struct {
 	Servers int `json:"servers"`
 }
 
-// reply is the envelope of a $SYS.REQ answer.
-type reply struct {
-	Server struct {
-		Name string `json:"name"`
-		ID   string `json:"id"`
-	} `json:"server"`
-	Data  json.RawMessage `json:"data"`
-	Error *struct {
-		Code        int    `json:"code"`
-		Description string `json:"description"`
-	} `json:"error"`
-}
-
 // gather sends body to subject and collects the answer of every server
 // until none has answered for the gather time (the first may take 2 s).
-func (l *Live) gather(ctx context.Context, subject string, body any) ([]reply, error) {
+func (l *Live) gather(ctx context.Context, subject string, body any) ([]claims.PingReply, error) {
 	if l == nil || l.NC == nil {
 		return nil, errors.New("live state: no system-account connection")
-	}
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	inbox := l.NC.NewRespInbox()
-	sub, err := l.NC.SubscribeSync(inbox)
-	if err != nil {
-		return nil, fmt.Errorf("live state: %w", err)
-	}
-	defer sub.Unsubscribe()
-	if err := l.NC.PublishRequest(subject, inbox, payload); err != nil {
-		return nil, fmt.Errorf("live state: %s: %w", subject, err)
 	}
 	gather := l.Gather
 	if gather <= 0 {
 		gather = DefaultGather
 	}
-	var out []reply
-	seen := map[string]bool{}
-	wait := 2 * time.Second
-	for {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		msg, err := sub.NextMsgWithContext(wctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
-			}
-			return out, nil
-		}
-		var r reply
-		if err := json.Unmarshal(msg.Data, &r); err != nil {
-			continue
-		}
-		if !seen[r.Server.ID] {
-			seen[r.Server.ID] = true
-			out = append(out, r)
-		}
-		wait = gather
+	out, _, err := claims.Gather(ctx, l.NC, subject, body, 2*time.Second, gather)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("live state: %w", err)
 	}
+	return out, err
 }
 
 // Nodes lists the servers that answer, sorted by name.
@@ -287,7 +244,7 @@ func (m *Manager) Kick(ctx context.Context, l *Live, account, serverID string, c
 	if err != nil {
 		return fmt.Errorf("kick connection %d on %s: %w", cid, found.Server, err)
 	}
-	var r reply
+	var r claims.PingReply
 	if json.Unmarshal(msg.Data, &r) == nil && r.Error != nil {
 		return fmt.Errorf("kick connection %d on %s: %s", cid, found.Server, r.Error.Description)
 	}
