@@ -15,11 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +25,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 
 	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/internal/sidedb"
 )
 
 // Sentinel errors; errors returned by DB wrap them.
@@ -89,39 +86,15 @@ func Open(ctx context.Context, storeURL string, opts Options) (*DB, error) {
 	if opts.Params == (Params{}) {
 		opts.Params = DefaultParams
 	}
-	u, err := url.Parse(storeURL)
-	if err != nil {
-		return nil, fmt.Errorf("open user database: bad URL: %w", ErrInvalid)
-	}
 	d := &DB{opts: opts, closed: make(chan struct{})}
-	switch u.Scheme {
-	case "sqlite":
-		if u.Host != "" || !filepath.IsAbs(u.Path) {
-			return nil, fmt.Errorf("open user database: want sqlite:///absolute/path/file.db: %w", ErrInvalid)
-		}
-		path := filepath.Clean(u.Path)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("open user database %s: %w", path, err)
-		}
-		if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-			f.Close()
-		}
-		d.where = path
-		d.db, err = sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	case "postgres", "postgresql":
-		q := u.Query()
-		q.Del("changelog_keep") // the account store's own parameter
-		u.RawQuery = q.Encode()
-		d.pg = true
-		d.where = u.Redacted()
-		d.db, err = sql.Open("pgx", u.String())
-	default:
-		return nil, fmt.Errorf("open user database for %s://: %w", u.Scheme, ErrUnsupported)
+	sdb, err := sidedb.Open(storeURL, 8)
+	if errors.Is(err, sidedb.ErrUnsupported) {
+		return nil, fmt.Errorf("open user database: %w: %w", err, ErrUnsupported)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open user database %s: %w", d.where, err)
+		return nil, fmt.Errorf("open user database: %w", err)
 	}
-	d.db.SetMaxOpenConns(8)
+	d.db, d.pg, d.where = sdb.DB, sdb.PG, sdb.Where
 	if err := d.migrate(ctx); err != nil {
 		d.db.Close()
 		return nil, fmt.Errorf("open user database %s: %w", d.where, err)
@@ -173,22 +146,7 @@ func (d *DB) migrate(ctx context.Context) error {
 }
 
 // q rewrites ? placeholders to PostgreSQL's $n.
-func (d *DB) q(s string) string {
-	if !d.pg {
-		return s
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func (d *DB) q(s string) string { return sidedb.Rebind(d.pg, s) }
 
 // CheckName reports whether name may name a password user: 1 to 128
 // printable characters without spaces.

@@ -10,13 +10,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for a PostgreSQL store
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite" (the store's own)
-
-	"github.com/natsauth/natsauth/store"
+	"github.com/natsauth/natsauth/internal/sidedb"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite" (the store's own)
 )
 
 // backend keeps JSON values by kind and key.
@@ -38,35 +36,19 @@ const FileName = "console-users.json"
 // in homeDir: the table console_access in the same SQLite file or
 // PostgreSQL database, else HOME/console-users.json (0600).
 func Open(ctx context.Context, homeDir, storeURL string, opts Options) (*Access, error) {
-	u, err := url.Parse(storeURL)
-	if err != nil {
-		// url.Parse's error repeats the URL, password included.
-		return nil, fmt.Errorf("console users: %s is not a store URL", store.Redact(storeURL))
+	sdb, err := sidedb.Open(storeURL, 4)
+	switch {
+	case errors.Is(err, sidedb.ErrUnsupported):
+		p := filepath.Join(homeDir, FileName)
+		return newAccess(&fileBackend{path: p}, p, opts)
+	case err != nil:
+		return nil, fmt.Errorf("console users: %w", err)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "sqlite":
-		if u.Host != "" || !filepath.IsAbs(u.Path) {
-			return nil, fmt.Errorf("console users: want sqlite:///absolute/path, got %s", store.Redact(storeURL))
-		}
-		dsn := "file:" + u.Path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
-		b, err := openSQL(ctx, "sqlite", dsn, false)
-		if err != nil {
-			return nil, err
-		}
-		return newAccess(b, "table console_access in "+u.Path, opts)
-	case "postgres", "postgresql":
-		// natsauth's own parameters are not PostgreSQL's.
-		q := u.Query()
-		q.Del("changelog_keep")
-		u.RawQuery = q.Encode()
-		b, err := openSQL(ctx, "pgx", u.String(), true)
-		if err != nil {
-			return nil, err
-		}
-		return newAccess(b, "table console_access in "+store.Redact(storeURL), opts)
+	if _, err := sdb.ExecContext(ctx, schema); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("console users: create table console_access: %w", scrub(err))
 	}
-	p := filepath.Join(homeDir, FileName)
-	return newAccess(&fileBackend{path: p}, p, opts)
+	return newAccess(&sqlBackend{db: sdb.DB, pg: sdb.PG}, "table console_access in "+sdb.Where, opts)
 }
 
 // OpenMemory keeps console users in memory (tests, examples).
@@ -87,21 +69,6 @@ const schema = `CREATE TABLE IF NOT EXISTS console_access (
 	PRIMARY KEY (kind, key)
 )`
 
-func openSQL(ctx context.Context, driver, dsn string, pg bool) (*sqlBackend, error) {
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("console users: open %s database: %w", driver, err)
-	}
-	if !pg {
-		db.SetMaxOpenConns(4)
-	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("console users: create table console_access: %w", scrub(err))
-	}
-	return &sqlBackend{db: db, pg: pg}, nil
-}
-
 // scrub keeps a connection string (and its password) out of an error.
 func scrub(err error) error {
 	var ue *url.Error
@@ -112,22 +79,7 @@ func scrub(err error) error {
 }
 
 // q turns ? placeholders into PostgreSQL's $n.
-func (b *sqlBackend) q(s string) string {
-	if !b.pg {
-		return s
-	}
-	var out strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&out, "$%d", n)
-			continue
-		}
-		out.WriteRune(r)
-	}
-	return out.String()
-}
+func (b *sqlBackend) q(s string) string { return sidedb.Rebind(b.pg, s) }
 
 func (b *sqlBackend) get(ctx context.Context, kind, key string) ([]byte, error) {
 	var v string
