@@ -218,7 +218,7 @@ file twice changes nothing the second time.`,
 				}
 			}
 			if !f.asJSON {
-				a.writeResult(out.Result)
+				out.Result.WriteText(a.out)
 				for _, c := range out.Creds {
 					fmt.Fprintf(a.out, "wrote creds %s\n", c)
 				}

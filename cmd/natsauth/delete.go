@@ -46,7 +46,7 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 					fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
 				}
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}
@@ -78,7 +78,7 @@ func newDeleteAccountCmd(a *app) *cobra.Command {
 			if acc != nil {
 				fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

@@ -115,7 +115,7 @@ func (a *app) rotate(ctx context.Context, f rotateFlags, o manage.RotationOption
 	}
 	o.Key, o.Remote, o.Settle, o.Timeout, o.Gather = f.key, f.sys.remote(), f.settle, f.timeout, f.sys.gather
 	o.Say = func(format string, args ...any) { fmt.Fprintf(a.out, format, args...) }
-	o.Results = a.writeResult
+	o.Results = func(r *manage.Result) { r.WriteText(a.out) }
 	return run(m, o)
 }
 

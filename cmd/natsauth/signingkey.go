@@ -93,7 +93,7 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 			if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
 				restartNote(a.out, m.Home())
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}
@@ -196,7 +196,7 @@ reconnect under the new template. The permission flags are add user's.`,
 				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
 				describe.Permissions(a.out, scope.Template.Permissions)
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

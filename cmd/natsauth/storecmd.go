@@ -48,7 +48,7 @@ natsauth doctor names the accounts whose home and store copies differ.`,
 				}
 			}
 			res, err := m.ReplaceInStores(cmd.Context(), args...)
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

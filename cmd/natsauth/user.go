@@ -213,6 +213,6 @@ func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Ma
 		return err
 	}
 	res, err := fn(m, account)
-	a.writeResult(res)
+	res.WriteText(a.out)
 	return err
 }
