@@ -120,14 +120,7 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 			return err
 		}
 	} else {
-		for _, s := range sum.Skips {
-			fmt.Fprintf(a.out, "skipped %s: %s\n", s.Account, s.Reason)
-		}
-		for _, r := range sum.Refusals {
-			fmt.Fprintf(a.out, "refused %s: %s\n", r.Account, r.Reason)
-		}
-		fmt.Fprintf(a.out, "copied %d, unchanged %d, skipped %d, refused %d\n",
-			sum.Copied, sum.Unchanged, sum.Skipped, sum.Refused)
+		sum.WriteText(a.out)
 	}
 	if sum.Refused > 0 {
 		return refusedError{sum.Refused}

@@ -40,3 +40,15 @@ func TestResultWriteText(t *testing.T) {
 		}
 	}
 }
+
+func TestCopySummaryWriteText(t *testing.T) {
+	sum := manage.CopySummary{Copied: 3, Unchanged: 1, Skipped: 1, Refused: 1,
+		Skips:    []manage.CopyIssue{{Account: "AA", Reason: "the destination holds a newer JWT"}},
+		Refusals: []manage.CopyIssue{{Account: "AB", Reason: "not signed by the operator"}}}
+	var b strings.Builder
+	sum.WriteText(&b)
+	want := "skipped AA: the destination holds a newer JWT\nrefused AB: not signed by the operator\ncopied 3, unchanged 1, skipped 1, refused 1\n"
+	if got := b.String(); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
