@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -32,7 +33,7 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 				return err
 			}
 			defer m.Close()
-			acc, err := pickAccount(m.Home(), account)
+			acc, err := manage.PickAccount(m.Home(), account)
 			p.AddErr(err)
 			if err := p.Err(); err != nil {
 				return err

@@ -124,7 +124,7 @@ func (a *app) rotateAccountKey(ctx context.Context, f rotateFlags, account strin
 	if err != nil {
 		return err
 	}
-	if account, err = pickAccount(h, account); err != nil {
+	if account, err = manage.PickAccount(h, account); err != nil {
 		return fmt.Errorf("rotate account-signing-key: %w", err)
 	}
 	o := manage.RotationOptions{KeepOld: keepOld, Resume: "natsauth rotate account-signing-key -a " + account}
