@@ -18,6 +18,8 @@ type Listener struct {
 	srv  *http.Server
 	url  string
 	done chan error
+	// after run once the server stopped (see ListenConfig).
+	after []func()
 }
 
 // Listen starts as (its store watch, see Start) and serves it on addr,
@@ -70,11 +72,17 @@ func (l *Listener) URL() string { return l.url }
 func (l *Listener) Done() <-chan error { return l.done }
 
 // Close stops the account server: watch streams end first (they would
-// hold the shutdown), then the HTTP server within 5 s.
+// hold the shutdown), then the HTTP server within 5 s, then what
+// ListenConfig opened for it.
 func (l *Listener) Close() error {
 	_ = l.as.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	defer func() {
+		for _, f := range l.after {
+			f()
+		}
+	}()
 	if err := l.srv.Shutdown(ctx); err != nil {
 		_ = l.srv.Close()
 		return fmt.Errorf("account server: shutdown: %w", err)

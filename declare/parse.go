@@ -39,6 +39,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -119,6 +120,26 @@ func ParseSet(args []string) (vars, set map[string]string, err error) {
 		}
 	}
 	return vars, set, nil
+}
+
+// LoadFile reads the file at path ("-" reads stdin) and starts parsing it
+// (Load) with the --set arguments set (ParseSet).
+func LoadFile(path string, stdin io.Reader, set []string) (Source, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	vars, over, err := ParseSet(set)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, data, Options{Vars: vars, Set: over}), nil
 }
 
 // File is a parsed authority file.

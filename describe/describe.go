@@ -395,3 +395,21 @@ func AuthCallout(w io.Writer, h *authority.Home, acc *authority.AccountInfo) err
 	fmt.Fprintf(tw, "  Curve key\t%s\n", xkey)
 	return tw.Flush()
 }
+
+// RestartNote tells the operator what a change of the operator JWT needs.
+func RestartNote(w io.Writer, h *authority.Home) {
+	fmt.Fprintf(w, "note: servers read the operator JWT only at start. Restart every natsauth serve, and give stock\n"+
+		"  nats-servers the new operator JWT (%s, or natsauth describe operator --raw) before restarting them.\n",
+		h.OperatorJWTPath())
+}
+
+// SigningKeyChanges reports the signing keys an edit added and removed.
+func SigningKeyChanges(w io.Writer, before, after *authority.AccountInfo) {
+	added, removed := authority.SigningKeyChanges(before, after)
+	for _, k := range added {
+		fmt.Fprintf(w, "  added signing key %s (new users of %s are signed with it)\n", k, after.Name)
+	}
+	for _, k := range removed {
+		fmt.Fprintf(w, "  removed signing key %s\n", k)
+	}
+}

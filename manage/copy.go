@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/natsauth/natsauth/store"
@@ -24,6 +25,18 @@ type CopySummary struct {
 type CopyIssue struct {
 	Account string `json:"account"`
 	Reason  string `json:"reason"`
+}
+
+// WriteText writes the summary for people: each account skipped and
+// refused with the reason, then the counts.
+func (s CopySummary) WriteText(w io.Writer) {
+	for _, sk := range s.Skips {
+		fmt.Fprintf(w, "skipped %s: %s\n", sk.Account, sk.Reason)
+	}
+	for _, r := range s.Refusals {
+		fmt.Fprintf(w, "refused %s: %s\n", r.Account, r.Reason)
+	}
+	fmt.Fprintf(w, "copied %d, unchanged %d, skipped %d, refused %d\n", s.Copied, s.Unchanged, s.Skipped, s.Refused)
 }
 
 // CopyStore copies every account JWT of the store at from into the store

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/flagspec"
 	"github.com/natsauth/natsauth/manage"
 )
@@ -30,31 +30,6 @@ func nameArg(p *authority.Problems, kind string, args []string, flag string) str
 		p.Add("%s name is required: give it with -n NAME", kind)
 	}
 	return flag
-}
-
-// pickAccount returns the account named by -a, or the only account besides
-// the system account when -a is not given.
-func pickAccount(h *authority.Home, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	accs, err := h.Accounts()
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, acc := range accs {
-		if !acc.System {
-			names = append(names, acc.Name)
-		}
-	}
-	switch len(names) {
-	case 1:
-		return names[0], nil
-	case 0:
-		return "", fmt.Errorf("there is no account yet: add one with natsauth add account -n NAME, or give -a %s", authority.SystemAccountName)
-	}
-	return "", fmt.Errorf("there are %d accounts (%s): choose one with -a ACCOUNT", len(names), strings.Join(names, ", "))
 }
 
 // accountSpecs are the settings flags of add/edit account, named as nsc's;
@@ -166,7 +141,7 @@ func newAccountCmd(a *app, edit bool) *cobra.Command {
 			for _, c := range changes {
 				fmt.Fprintf(a.out, "  %s\n", c)
 			}
-			writeKeyChanges(a.out, before, acc)
+			describe.SigningKeyChanges(a.out, before, acc)
 			if js := acc.Claims.Limits.JetStreamLimits; (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
 				fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
 			}

@@ -3,20 +3,15 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
-	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/serving"
-	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
 
@@ -110,48 +105,22 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 		return fmt.Errorf("account-server: %w", err)
 	}
 	storeURL, _ := serving.PickStore(a.explicitStoreURL(), "", dir)
-	st, err := store.Open(ctx, storeURL, store.Options{Policy: policy, Logger: log})
+	creds, err := announcerCreds(f, home)
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
 	}
-	defer st.Close()
-
-	opts := accountserver.Options{OperatorJWT: opJWT, Policy: policy, Logger: log, MaxBodyBytes: f.maxBody}
-	if actDir := cmp.Or(f.activations, homeActivations(home)); actDir != "" {
-		if opts.Activations, err = accountserver.NewDirActivations(actDir); err != nil {
-			return err
-		}
-	}
-	if f.natsURL != "" {
-		nc, err := connectAnnouncer(f, home, log)
-		if err != nil {
-			return fmt.Errorf("account-server: %w", err)
-		}
-		defer nc.Close()
-		opts.Notifier = accountserver.NewNATSNotifier(nc)
-	}
-	var tc *tls.Config
-	if f.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return fmt.Errorf("account-server: load tls key pair: %w", err)
-		}
-		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if f.tlsCA != "" {
-			pool, err := tlsgen.LoadCAPool(f.tlsCA)
-			if err != nil {
-				return fmt.Errorf("account-server: --tls-ca: %w", err)
-			}
-			tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
-		}
-	}
-	l, err := accountserver.Listen(ctx, accountserver.New(st, opts), f.listen, tc, log.With("store", store.Redact(storeURL)))
+	l, err := accountserver.ListenConfig{
+		Options:  accountserver.Options{OperatorJWT: opJWT, Policy: policy, Logger: log, MaxBodyBytes: f.maxBody},
+		StoreURL: storeURL, Addr: f.listen, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSCA: f.tlsCA,
+		NATSURL: f.natsURL, Creds: creds, ActivationsDir: cmp.Or(f.activations, homeActivations(home)),
+	}.Listen(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
+	a.printAccountServer(l)
 	select {
 	case err := <-l.Done():
+		_ = l.Close()
 		return fmt.Errorf("account-server: serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -159,21 +128,26 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	return l.Close()
 }
 
-// connectAnnouncer connects the announcer to --nats with --creds, or the
-// home's system user.
-func connectAnnouncer(f accountServerFlags, home *authority.Home, log *slog.Logger) (*nats.Conn, error) {
-	creds := f.creds
-	if creds == "" {
-		if home == nil {
-			return nil, errors.New("--nats needs --creds of a system-account user")
-		}
-		p, err := home.SystemUserCreds()
-		if err != nil {
-			return nil, fmt.Errorf("--nats: %w (pass --creds)", err)
-		}
-		creds = p
+// printAccountServer says where an account server listens and how stock
+// nats-servers use it.
+func (a *app) printAccountServer(l *accountserver.Listener) {
+	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
+}
+
+// announcerCreds are the creds of the announcer on --nats: --creds, or
+// the home's system user ("" without --nats).
+func announcerCreds(f accountServerFlags, home *authority.Home) (string, error) {
+	if f.creds != "" || f.natsURL == "" {
+		return f.creds, nil
 	}
-	return accountserver.ConnectNotifier(f.natsURL, creds, log)
+	if home == nil {
+		return "", errors.New("--nats needs --creds of a system-account user")
+	}
+	p, err := home.SystemUserCreds()
+	if err != nil {
+		return "", fmt.Errorf("--nats: %w (pass --creds)", err)
+	}
+	return p, nil
 }
 
 // homeActivations is where an account server of the home keeps pushed

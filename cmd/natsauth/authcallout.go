@@ -54,7 +54,7 @@ Flags are nsc's; users and accounts may be given by public key or by name.`,
 					return derr
 				}
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/callout/userdb"
+	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/internal/sighup"
 	"github.com/natsauth/natsauth/node"
 )
@@ -133,7 +134,7 @@ func newCalloutCheckCmd(a *app) *cobra.Command {
 				}
 			}
 			if passwordStdin {
-				if in.Password, err = readSecretLine(cmd.InOrStdin()); err != nil {
+				if in.Password, err = password.ReadSecret(cmd.InOrStdin()); err != nil {
 					return fmt.Errorf("callout check: read password: %w", err)
 				}
 			}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/natsauth/natsauth/callout/userdb"
 	"github.com/natsauth/natsauth/describe"
+	"github.com/natsauth/natsauth/internal/password"
 )
 
 func newCalloutUserCmd(a *app) *cobra.Command {
@@ -135,25 +134,7 @@ connections of a user that is disabled or whose password changes.`,
 // stderr. The secret is never echoed back or put in an error.
 func promptSecret(a *app, r io.Reader, what string) (string, error) {
 	fmt.Fprintf(a.errOut, "%s (one line on stdin): ", what)
-	s, err := readSecretLine(r)
+	s, err := password.ReadSecret(r)
 	fmt.Fprintln(a.errOut)
 	return s, err
-}
-
-// readLine reads the first line of r without its line ending.
-func readLine(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// readSecretLine reads the first line of r, which must hold a secret.
-func readSecretLine(r io.Reader) (string, error) {
-	line, err := readLine(r)
-	if err == nil && line == "" {
-		err = errors.New("no password on stdin")
-	}
-	return line, err
 }

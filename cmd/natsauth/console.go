@@ -13,6 +13,7 @@ import (
 	"github.com/natsauth/natsauth/console/access"
 	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/clidoc"
+	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
 )
@@ -62,16 +63,12 @@ func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	ad, err := console.OpenAdmin(ctx, m)
-	if err != nil {
-		return err
-	}
-	defer ad.Access.Close()
+	return a.withAccess(ctx, func(ad console.Admin) error { return a.listenConsole(ctx, f, ad) })
+}
+
+// listenConsole serves the console until ctx ends.
+func (a *app) listenConsole(ctx context.Context, f consoleFlags, ad console.Admin) error {
+	m := ad.Manager
 	pw, err := ad.EnsureAdmin(ctx, f.initAdmin)
 	if errors.Is(err, console.ErrNoUsers) {
 		return errors.New("there is no console user yet: run natsauth console user add NAME --role operator-admin, " +
@@ -124,19 +121,13 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 						return fmt.Errorf("--account: %w", err)
 					}
 				}
-				pw, shown, err := readOrMakePassword(cmd.InOrStdin(), add.passwordStdin)
-				if err != nil {
+				return a.withPassword(cmd.InOrStdin(), add.passwordStdin, func(pw string) error {
+					u, err := ad.AddUser(cmd.Context(), args[0], role, add.account, pw, "")
+					if err == nil {
+						fmt.Fprintf(a.out, "added console user %s\n", u.Label())
+					}
 					return err
-				}
-				u, err := ad.AddUser(cmd.Context(), args[0], role, add.account, pw, "")
-				if err != nil {
-					return consoleFieldErr(err)
-				}
-				fmt.Fprintf(a.out, "added console user %s\n", u.Label())
-				if shown {
-					fmt.Fprintf(a.out, "password (shown only now): %s\n", pw)
-				}
-				return nil
+				})
 			})
 		},
 	}
@@ -151,18 +142,13 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
-				pw, shown, err := readOrMakePassword(cmd.InOrStdin(), pf.passwordStdin)
-				if err != nil {
+				return a.withPassword(cmd.InOrStdin(), pf.passwordStdin, func(pw string) error {
+					err := ad.SetPassword(cmd.Context(), args[0], pw)
+					if err == nil {
+						fmt.Fprintf(a.out, "password of %s changed\n", args[0])
+					}
 					return err
-				}
-				if err := ad.SetPassword(cmd.Context(), args[0], pw); err != nil {
-					return consoleFieldErr(err)
-				}
-				fmt.Fprintf(a.out, "password of %s changed\n", args[0])
-				if shown {
-					fmt.Fprintf(a.out, "password (shown only now): %s\n", pw)
-				}
-				return nil
+				})
 			})
 		},
 	}
@@ -258,17 +244,26 @@ func (a *app) withAccess(ctx context.Context, fn func(console.Admin) error) erro
 	return fn(ad)
 }
 
-// readOrMakePassword reads one line from in, or makes a password to show.
-func readOrMakePassword(in io.Reader, fromStdin bool) (pw string, show bool, err error) {
+// withPassword reads the password from in (--password-stdin) or makes
+// one, and calls fn with it; a made password is shown once fn succeeded.
+// fn's field errors name the flags.
+func (a *app) withPassword(in io.Reader, fromStdin bool, fn func(pw string) error) error {
+	var pw string
+	var err error
+	if fromStdin {
+		if pw, err = password.ReadLine(in); err != nil {
+			return fmt.Errorf("read the password: %w", err)
+		}
+	} else if pw, err = access.NewPassword(); err != nil {
+		return err
+	}
+	if err := fn(pw); err != nil {
+		return consoleFieldErr(err)
+	}
 	if !fromStdin {
-		pw, err := access.NewPassword()
-		return pw, true, err
+		fmt.Fprintf(a.out, "password (shown only now): %s\n", pw)
 	}
-	line, err := readLine(in)
-	if err != nil {
-		return "", false, fmt.Errorf("read the password: %w", err)
-	}
-	return line, false, nil
+	return nil
 }
 
 // consoleFieldErr turns field errors into flag-named problems.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/fsx"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("generate", newGenerateCredsCmd) }
@@ -28,7 +29,7 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			acc, err := pickAccount(h, account)
+			acc, err := manage.PickAccount(h, account)
 			p.AddErr(err)
 			if err := p.Err(); err != nil {
 				return err

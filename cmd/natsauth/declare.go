@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -44,21 +42,21 @@ func (f *fileFlags) load() (declare.Source, error) {
 	if f.file == "" {
 		return nil, fmt.Errorf("which file? give -f FILE")
 	}
-	var data []byte
-	var err error
-	if f.file == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(f.file)
-	}
+	return declare.LoadFile(f.file, os.Stdin, f.set)
+}
+
+// withFile loads the file and opens the core for plan and apply.
+func (a *app) withFile(f fileFlags, fn func(*manage.Manager, declare.Source) error) error {
+	file, err := f.load()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.file, err)
+		return err
 	}
-	vars, set, err := declare.ParseSet(f.set)
+	m, err := a.manager()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return declare.Load(f.file, data, declare.Options{Vars: vars, Set: set}), nil
+	defer m.Close()
+	return fn(m, file)
 }
 
 // planExit makes plan exit 2 when the home does not match the file.
@@ -71,9 +69,7 @@ func (e planExit) ExitCode() int { return 2 }
 
 func (a *app) writePlan(p *declare.Plan, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return writeJSON(a.out, p)
 	}
 	p.WriteText(a.out)
 	return nil
@@ -158,28 +154,21 @@ line and column of every problem).`,
 }
 
 func (a *app) plan(ctx context.Context, f fileFlags, remote manage.Remote) error {
-	file, err := f.load()
-	if err != nil {
-		return err
-	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	p, err := m.Plan(ctx, file, manage.PlanOptions{NoUsers: f.noUsers, Prune: f.prune, Remote: remote})
-	if err != nil {
-		return err
-	}
-	if err := a.writePlan(p, f.asJSON); err != nil {
-		return err
-	}
-	if !p.Empty() {
-		c, u, d := p.Counts()
-		return planExit{fmt.Sprintf("plan: the home does not match %s: %d to create, %d to update, %d to delete, %d drifted",
-			p.File, c, u, d, len(p.Drift))}
-	}
-	return nil
+	return a.withFile(f, func(m *manage.Manager, file declare.Source) error {
+		p, err := m.Plan(ctx, file, manage.PlanOptions{NoUsers: f.noUsers, Prune: f.prune, Remote: remote})
+		if err != nil {
+			return err
+		}
+		if err := a.writePlan(p, f.asJSON); err != nil {
+			return err
+		}
+		if !p.Empty() {
+			c, u, d := p.Counts()
+			return planExit{fmt.Sprintf("plan: the home does not match %s: %d to create, %d to update, %d to delete, %d drifted",
+				p.File, c, u, d, len(p.Drift))}
+		}
+		return nil
+	})
 }
 
 func newApplyCmd(a *app) *cobra.Command {
@@ -202,28 +191,21 @@ file twice changes nothing the second time.`,
   natsauth apply -f authority.yaml --home /srv/prod --set ORDERS_CONNECTIONS=5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			file, err := f.load()
-			if err != nil {
-				return err
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			out, err := m.Apply(cmd.Context(), file, manage.ApplyOptions{NoUsers: f.noUsers, Prune: f.prune, CredsDir: credsDir})
-			if out.Plan != nil {
-				if werr := a.writePlan(out.Plan, f.asJSON); werr != nil {
-					return werr
+			return a.withFile(f, func(m *manage.Manager, file declare.Source) error {
+				out, err := m.Apply(cmd.Context(), file, manage.ApplyOptions{NoUsers: f.noUsers, Prune: f.prune, CredsDir: credsDir})
+				if out.Plan != nil {
+					if werr := a.writePlan(out.Plan, f.asJSON); werr != nil {
+						return werr
+					}
 				}
-			}
-			if !f.asJSON {
-				a.writeResult(out.Result)
-				for _, c := range out.Creds {
-					fmt.Fprintf(a.out, "wrote creds %s\n", c)
+				if !f.asJSON {
+					out.Result.WriteText(a.out)
+					for _, c := range out.Creds {
+						fmt.Fprintf(a.out, "wrote creds %s\n", c)
+					}
 				}
-			}
-			return err
+				return err
+			})
 		},
 	}
 	f.bind(cmd.Flags())

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -32,7 +33,7 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 				return err
 			}
 			defer m.Close()
-			acc, err := pickAccount(m.Home(), account)
+			acc, err := manage.PickAccount(m.Home(), account)
 			p.AddErr(err)
 			if err := p.Err(); err != nil {
 				return err
@@ -46,7 +47,7 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 					fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
 				}
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}
@@ -78,7 +79,7 @@ func newDeleteAccountCmd(a *app) *cobra.Command {
 			if acc != nil {
 				fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -84,7 +85,7 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 			p := authority.NewProblems("describe account")
 			if len(args) == 1 || name != "" {
 				name = nameArg(p, "account", args, name)
-			} else if name, err = pickAccount(h, ""); err != nil {
+			} else if name, err = manage.PickAccount(h, ""); err != nil {
 				p.AddErr(err)
 			}
 			if err := p.Err(); err != nil {
@@ -123,7 +124,7 @@ func newDescribeUserCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			acc, err := pickAccount(h, account)
+			acc, err := manage.PickAccount(h, account)
 			p.AddErr(err)
 			if err := p.Err(); err != nil {
 				return err

@@ -55,7 +55,7 @@ home as it is and succeeds (for container start-up).`,
 			}
 			fmt.Fprintf(a.out, "  system account        %s %s\n", authority.SystemAccountName, h.SystemAccount())
 			fmt.Fprintf(a.out, "  system user creds     %s\n", creds)
-			a.writeResult(res)
+			res.WriteText(a.out)
 			if err != nil {
 				return err
 			}

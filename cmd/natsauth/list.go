@@ -10,6 +10,7 @@ import (
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/units"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() {
@@ -32,7 +33,7 @@ func listCmd(a *app, use, short string, acct bool, list func(h *authority.Home, 
 			return err
 		}
 		if acct {
-			if account, err = pickAccount(h, account); err != nil {
+			if account, err = manage.PickAccount(h, account); err != nil {
 				return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), "natsauth "), err)
 			}
 		}

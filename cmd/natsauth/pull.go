@@ -55,7 +55,7 @@ func (a *app) pull(ctx context.Context, f remoteFlags) error {
 	}
 	failed := a.finish(rep, "pull")
 	if !f.asJSON {
-		a.writeResult(res) // under --json the output stays one JSON document
+		res.WriteText(a.out) // under --json the output stays one JSON document
 	}
 	return errors.Join(failed, err)
 }

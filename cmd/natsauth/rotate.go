@@ -115,7 +115,7 @@ func (a *app) rotate(ctx context.Context, f rotateFlags, o manage.RotationOption
 	}
 	o.Key, o.Remote, o.Settle, o.Timeout, o.Gather = f.key, f.sys.remote(), f.settle, f.timeout, f.sys.gather
 	o.Say = func(format string, args ...any) { fmt.Fprintf(a.out, format, args...) }
-	o.Results = a.writeResult
+	o.Results = func(r *manage.Result) { r.WriteText(a.out) }
 	return run(m, o)
 }
 
@@ -124,7 +124,7 @@ func (a *app) rotateAccountKey(ctx context.Context, f rotateFlags, account strin
 	if err != nil {
 		return err
 	}
-	if account, err = pickAccount(h, account); err != nil {
+	if account, err = manage.PickAccount(h, account); err != nil {
 		return fmt.Errorf("rotate account-signing-key: %w", err)
 	}
 	o := manage.RotationOptions{KeepOld: keepOld, Resume: "natsauth rotate account-signing-key -a " + account}

@@ -26,16 +26,11 @@ func (a *app) serveAccountServer(ctx context.Context, n *node.Node, cfg node.Con
 	if err != nil {
 		return nil, fmt.Errorf("account server: %w", err)
 	}
-	log := cfg.Logger.With("component", "account-server")
-	acts, err := accountserver.NewDirActivations(filepath.Join(cfg.Home, "activations"))
+	l, err := accountserver.ListenConfig{Store: n.Store(), Addr: addr, ActivationsDir: filepath.Join(cfg.Home, "activations"),
+		Options: accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: cfg.Logger.With("component", "account-server")}}.Listen(ctx)
 	if err != nil {
 		return nil, err
 	}
-	as := accountserver.New(n.Store(), accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: log, Activations: acts})
-	l, err := accountserver.Listen(ctx, as, addr, nil, log)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
+	a.printAccountServer(l)
 	return func() { _ = l.Close() }, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,13 +15,6 @@ import (
 func init() {
 	register("edit", newEditOperatorCmd)
 	register("edit", newEditSigningKeyCmd)
-}
-
-// restartNote tells the operator what a change of the operator JWT needs.
-func restartNote(w io.Writer, h *authority.Home) {
-	fmt.Fprintf(w, "note: servers read the operator JWT only at start. Restart every natsauth serve, and give stock\n"+
-		"  nats-servers the new operator JWT (%s, or natsauth describe operator --raw) before restarting them.\n",
-		h.OperatorJWTPath())
 }
 
 func newEditOperatorCmd(a *app) *cobra.Command {
@@ -91,9 +83,9 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 				fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
 			}
 			if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
-				restartNote(a.out, m.Home())
+				describe.RestartNote(a.out, m.Home())
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}
@@ -137,17 +129,6 @@ func (f *accountKeyFlags) keys() (add, rm []string) {
 	return add, splitList(f.rmSk)
 }
 
-// writeKeyChanges reports the signing keys an edit added and removed.
-func writeKeyChanges(w io.Writer, before, after *authority.AccountInfo) {
-	added, removed := authority.SigningKeyChanges(before, after)
-	for _, k := range added {
-		fmt.Fprintf(w, "  added signing key %s (new users of %s are signed with it)\n", k, after.Name)
-	}
-	for _, k := range removed {
-		fmt.Fprintf(w, "  removed signing key %s\n", k)
-	}
-}
-
 func newEditSigningKeyCmd(a *app) *cobra.Command {
 	f := &userFlags{}
 	var key, role string
@@ -186,7 +167,7 @@ reconnect under the new template. The permission flags are add user's.`,
 				return err
 			}
 			defer m.Close()
-			account, err := pickAccount(m.Home(), f.account)
+			account, err := manage.PickAccount(m.Home(), f.account)
 			p.AddErr(err)
 			if err := p.Err(); err != nil {
 				return err
@@ -196,7 +177,7 @@ reconnect under the new template. The permission flags are add user's.`,
 				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
 				describe.Permissions(a.out, scope.Template.Permissions)
 			}
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/internal/progress"
 	"github.com/natsauth/natsauth/manage"
 )
 
@@ -48,7 +45,7 @@ natsauth doctor names the accounts whose home and store copies differ.`,
 				}
 			}
 			res, err := m.ReplaceInStores(cmd.Context(), args...)
-			a.writeResult(res)
+			res.WriteText(a.out)
 			return err
 		},
 	}
@@ -112,9 +109,9 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 	if err != nil {
 		return fmt.Errorf("store copy: %w", err)
 	}
-	bar := newProgress(a.errOut)
-	sum, err := manage.CopyStore(ctx, f.from, f.to, policy, a.logger(), bar.step)
-	bar.done()
+	bar := progress.New(a.errOut, "copying")
+	sum, err := manage.CopyStore(ctx, f.from, f.to, policy, a.logger(), bar.Step)
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -123,56 +120,10 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 			return err
 		}
 	} else {
-		for _, s := range sum.Skips {
-			fmt.Fprintf(a.out, "skipped %s: %s\n", s.Account, s.Reason)
-		}
-		for _, r := range sum.Refusals {
-			fmt.Fprintf(a.out, "refused %s: %s\n", r.Account, r.Reason)
-		}
-		fmt.Fprintf(a.out, "copied %d, unchanged %d, skipped %d, refused %d\n",
-			sum.Copied, sum.Unchanged, sum.Skipped, sum.Refused)
+		sum.WriteText(a.out)
 	}
 	if sum.Refused > 0 {
 		return refusedError{sum.Refused}
 	}
 	return nil
-}
-
-// progress draws a bar on a terminal, and nothing elsewhere.
-type progress struct {
-	w       io.Writer
-	last    time.Time
-	enabled bool
-	drew    bool
-}
-
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, enabled: isTerminal(w)}
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func (p *progress) step(n, total int) {
-	if !p.enabled || total == 0 || (time.Since(p.last) < 100*time.Millisecond && n < total) {
-		return
-	}
-	p.last = time.Now()
-	const width = 30
-	fill := width * n / total
-	fmt.Fprintf(p.w, "\rcopying [%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), n, total)
-	p.drew = true
-}
-
-func (p *progress) done() {
-	if p.drew {
-		fmt.Fprintln(p.w)
-	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -173,34 +172,5 @@ func TestStoreCopyBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("store copy %v: err = %v, want it to mention %q", tc.args, err, tc.want)
 		}
-	}
-}
-
-func TestProgressOnlyOnTerminals(t *testing.T) {
-	var buf bytes.Buffer
-	if isTerminal(&buf) {
-		t.Fatal("a buffer is a terminal")
-	}
-	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if isTerminal(f) {
-		t.Fatal("a regular file is a terminal")
-	}
-	p := newProgress(&buf)
-	p.step(1, 3)
-	p.done()
-	if buf.Len() != 0 {
-		t.Fatalf("progress drawn off a terminal: %q", buf.String())
-	}
-	p = &progress{w: &buf, enabled: true}
-	for i := range 3 {
-		p.step(i+1, 3)
-	}
-	p.done()
-	if out := buf.String(); !strings.HasPrefix(out, "\rcopying [##########") || !strings.Contains(out, "3/3") || !strings.HasSuffix(out, "\n") {
-		t.Fatalf("progress output %q", out)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,23 +77,10 @@ and tests; production servers should get certificates from your own CA.`,
 	return cmd
 }
 
-// writeTLSSummary prints what was written and how to use it.
+// writeTLSSummary prints what was written and how to use it, and warns
+// about a directory others can read.
 func writeTLSSummary(a *app, f *tlsgen.Files) {
-	w := a.out
-	fmt.Fprintf(w, "wrote development TLS material to %s (valid until %s; the CA key was discarded)\n",
-		f.Dir, f.NotAfter.Format("2006-01-02"))
-	fmt.Fprintf(w, "  %-40s CA certificate: clients and servers trust it\n", f.CA)
-	fmt.Fprintf(w, "  %-40s server certificate for %s\n", f.ServerCert, strings.Join(f.ServerNames, ", "))
-	fmt.Fprintf(w, "  %-40s server key (0600)\n", f.ServerKey)
-	fmt.Fprintf(w, "  %-40s client certificate for mutual TLS\n", f.ClientCert)
-	fmt.Fprintf(w, "  %-40s client key (0600)\n", f.ClientKey)
-	fmt.Fprintf(w, "\nserve with TLS:\n  natsauth serve --tls-cert %s --tls-key %s\n", f.ServerCert, f.ServerKey)
-	fmt.Fprintf(w, "and require client certificates (mutual TLS):\n  natsauth serve --tls-cert %s --tls-key %s --tls-ca %s --tls-verify\n",
-		f.ServerCert, f.ServerKey, f.CA)
-	fmt.Fprintf(w, "or in nats-server.conf:\n  tls {\n    cert_file: %q\n    key_file: %q\n    ca_file: %q\n    verify: true\n  }\n",
-		f.ServerCert, f.ServerKey, f.CA)
-	fmt.Fprintf(w, "clients:\n  nats --creds USER.creds --tlsca %s [--tlscert %s --tlskey %s] ...\n", f.CA, f.ClientCert, f.ClientKey)
-	fmt.Fprintf(w, "  Go: nats.RootCAs(%q), nats.ClientCert(%q, %q)\n", f.CA, f.ClientCert, f.ClientKey)
+	f.WriteText(a.out)
 	if f.DirShared {
 		fmt.Fprintf(a.errOut, "warning: %s can be read by other users; the keys are 0600, but keep TLS material in a 0700 directory (chmod 700 %s)\n",
 			f.Dir, f.Dir)

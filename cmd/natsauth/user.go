@@ -125,7 +125,7 @@ func newUserCmd(a *app, edit bool) *cobra.Command {
 		}
 		defer m.Close()
 		h := m.Home()
-		account, err := pickAccount(h, f.account)
+		account, err := manage.PickAccount(h, f.account)
 		p.AddErr(err)
 		if p.Len() > 0 { // report the problems the library would find as well
 			if err := authority.CheckName("user", name); name != "" && err != nil && !edit {
@@ -207,12 +207,12 @@ func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Ma
 		return err
 	}
 	defer m.Close()
-	account, err = pickAccount(m.Home(), account)
+	account, err = manage.PickAccount(m.Home(), account)
 	p.AddErr(err)
 	if err := p.Err(); err != nil {
 		return err
 	}
 	res, err := fn(m, account)
-	a.writeResult(res)
+	res.WriteText(a.out)
 	return err
 }

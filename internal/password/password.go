@@ -1,6 +1,6 @@
-// Package password hashes secrets with argon2id and checks them in
-// constant time. It is shared by natsauth's front doors that keep
-// passwords of their own (the console, the auth-callout service).
+// Package password hashes secrets with argon2id, checks them in constant
+// time and reads them from stdin. It is shared by natsauth's front doors
+// that keep passwords of their own (the console, the auth-callout service).
 //
 // A hash is encoded in the PHC string format that other argon2id
 // implementations read:

@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -338,4 +339,23 @@ func LoadCAPool(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	return pool, nil
+}
+
+// WriteText tells people what was written and how servers (stock
+// nats-server too) and clients use it.
+func (f *Files) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "wrote development TLS material to %s (valid until %s; the CA key was discarded)\n",
+		f.Dir, f.NotAfter.Format("2006-01-02"))
+	fmt.Fprintf(w, "  %-40s CA certificate: clients and servers trust it\n", f.CA)
+	fmt.Fprintf(w, "  %-40s server certificate for %s\n", f.ServerCert, strings.Join(f.ServerNames, ", "))
+	fmt.Fprintf(w, "  %-40s server key (0600)\n", f.ServerKey)
+	fmt.Fprintf(w, "  %-40s client certificate for mutual TLS\n", f.ClientCert)
+	fmt.Fprintf(w, "  %-40s client key (0600)\n", f.ClientKey)
+	fmt.Fprintf(w, "\nserve with TLS:\n  natsauth serve --tls-cert %s --tls-key %s\n", f.ServerCert, f.ServerKey)
+	fmt.Fprintf(w, "and require client certificates (mutual TLS):\n  natsauth serve --tls-cert %s --tls-key %s --tls-ca %s --tls-verify\n",
+		f.ServerCert, f.ServerKey, f.CA)
+	fmt.Fprintf(w, "or in nats-server.conf:\n  tls {\n    cert_file: %q\n    key_file: %q\n    ca_file: %q\n    verify: true\n  }\n",
+		f.ServerCert, f.ServerKey, f.CA)
+	fmt.Fprintf(w, "clients:\n  nats --creds USER.creds --tlsca %s [--tlscert %s --tlskey %s] ...\n", f.CA, f.ClientCert, f.ClientKey)
+	fmt.Fprintf(w, "  Go: nats.RootCAs(%q), nats.ClientCert(%q, %q)\n", f.CA, f.ClientCert, f.ClientKey)
 }

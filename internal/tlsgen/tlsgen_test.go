@@ -204,3 +204,25 @@ func TestCheckHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestFilesWriteText(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Generate(dir, Options{Hosts: []string{"nats.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	f.WriteText(&b)
+	out := b.String()
+	for _, want := range []string{
+		"wrote development TLS material to " + dir,
+		"server certificate for localhost, nats.test",
+		"natsauth serve --tls-cert " + f.ServerCert + " --tls-key " + f.ServerKey + " --tls-ca " + f.CA + " --tls-verify",
+		"cert_file: \"" + f.ServerCert + "\"",
+		"nats.RootCAs(\"" + f.CA + "\")",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"os"
@@ -35,10 +35,10 @@ func openPTY(t *testing.T) *os.File {
 // A real terminal is one: the progress bar is drawn there.
 func TestIsTerminalOnAPseudoTerminal(t *testing.T) {
 	tty := openPTY(t)
-	if !isTerminal(tty) {
-		t.Fatal("a pseudo-terminal is not a terminal to isTerminal")
+	if !IsTerminal(tty) {
+		t.Fatal("a pseudo-terminal is not a terminal to IsTerminal")
 	}
-	if p := newProgress(tty); !p.enabled {
+	if p := New(tty, "copying"); !p.enabled {
 		t.Fatal("progress is off on a terminal")
 	}
 }

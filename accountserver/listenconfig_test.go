@@ -1,0 +1,98 @@
+package accountserver_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/natsauth/natsauth/accountserver"
+	"github.com/natsauth/natsauth/internal/testkit"
+	"github.com/natsauth/natsauth/internal/tlsgen"
+
+	_ "github.com/natsauth/natsauth/store/backends"
+)
+
+// A ListenConfig opens its store by URL, keeps activations in its
+// directory and serves HTTPS with client certificates when asked.
+func TestListenConfigServesTheStoreOverHTTPS(t *testing.T) {
+	op := testkit.NewOperator(t)
+	dir := t.TempDir()
+	f, err := tlsgen.Generate(filepath.Join(dir, "tls"), tlsgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := op.NewAccount(t, "A", nil)
+	storeDir := filepath.Join(dir, "jwt")
+	l, err := accountserver.ListenConfig{
+		Options:  accountserver.Options{OperatorJWT: op.JWT, Policy: op.Policy()},
+		StoreURL: "dir://" + storeDir, Addr: "127.0.0.1:0",
+		TLSCert: f.ServerCert, TLSKey: f.ServerKey, TLSCA: f.CA,
+		ActivationsDir: filepath.Join(dir, "activations"),
+	}.Listen(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !strings.HasPrefix(l.URL(), "https://") {
+		t.Fatalf("URL %s is not https", l.URL())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "activations")); err != nil {
+		t.Errorf("the activations directory was not made: %v", err)
+	}
+	pem, _ := os.ReadFile(f.CA)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	cert, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+	resp, err := client.Post(l.URL()+acc.Pub, "application/jwt", strings.NewReader(acc.JWT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = client.Get(l.URL() + acc.Pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != acc.JWT {
+		t.Fatalf("GET %s: %s %q", acc.Pub, resp.Status, body)
+	}
+	// Without a client certificate the handshake fails.
+	bare := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if resp, err := bare.Get(l.URL() + acc.Pub); err == nil {
+		resp.Body.Close()
+		t.Fatal("served a client without a certificate")
+	}
+}
+
+func TestListenConfigErrors(t *testing.T) {
+	op := testkit.NewOperator(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		c    accountserver.ListenConfig
+		want string
+	}{
+		{accountserver.ListenConfig{StoreURL: "nope://x"}, "account-server: "},
+		{accountserver.ListenConfig{StoreURL: "mem://", TLSCert: filepath.Join(dir, "c.pem"), TLSKey: filepath.Join(dir, "k.pem")}, "account-server: load tls key pair"},
+		{accountserver.ListenConfig{StoreURL: "mem://", NATSURL: "nats://127.0.0.1:1", Creds: filepath.Join(dir, "missing.creds")}, "account-server: creds"},
+	} {
+		tc.c.Options = accountserver.Options{OperatorJWT: op.JWT, Policy: op.Policy()}
+		tc.c.Addr = "127.0.0.1:0"
+		l, err := tc.c.Listen(t.Context())
+		if err == nil {
+			l.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want it to mention %q", tc.c, err, tc.want)
+		}
+	}
+}
