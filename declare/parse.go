@@ -201,9 +201,12 @@ func Parse(name string, data []byte, o Options) (*File, error) {
 	if d.opts.Env == nil {
 		d.opts.Env = os.LookupEnv
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: name, Problems: []Problem{syntaxProblem(err)}}
+	doc, fast := fastParse(data)
+	if !fast {
+		doc = &yaml.Node{}
+		if err := yaml.Unmarshal(data, doc); err != nil {
+			return nil, &Error{File: name, Problems: []Problem{syntaxProblem(err)}}
+		}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: name, Problems: []Problem{{Line: 1, Col: 1, Msg: "the file is empty: it needs at least \"version: 1\""}}}
