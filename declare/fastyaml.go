@@ -261,7 +261,7 @@ func (p *fastParser) plainNode(v string, line, col int) *yaml.Node {
 }
 
 // quoted reads a one-line quoted scalar at the start of s; the only
-// escapes read are \\ and \" (and ” in single quotes).
+// escapes read are \\ and \" (and a doubled quote in single quotes).
 func (p *fastParser) quoted(s string, line, col int) (*yaml.Node, string) {
 	q := s[0]
 	var b strings.Builder
