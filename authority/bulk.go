@@ -178,7 +178,12 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		return acc, nil, nil, nil
 	}
 	usersDir := h.usersDir(name)
-	entries, err := os.ReadDir(usersDir)
+	var entries []fs.DirEntry
+	files, err := openDirFiles(usersDir)
+	if err == nil {
+		defer files.Close()
+		entries, err = files.entries()
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil, fmt.Errorf("list users of %s: %w", name, err)
 	}
@@ -190,7 +195,7 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 			continue
 		}
 		p := usersDir + string(filepath.Separator) + e.Name() // = userJWTPath, without cleaning it again
-		raw, err := readSmall(p)
+		raw, err := files.read(e.Name())
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}

@@ -210,10 +210,14 @@ func (m *Manager) storeDrift(ctx context.Context, tg *targets, accs []authority.
 		if !ok {
 			continue
 		}
+		get := g.get
+		if all, err := scanStore(ctx, t.sink, accs); err != nil || all != nil {
+			get = func(_ context.Context, pub string) (string, error) { return all[pub], err }
+		}
 		found := make([]*storeDriftEntry, len(accs))
 		forEach(len(accs), func(i int) {
 			a := accs[i]
-			tok, err := g.get(ctx, a.Pub)
+			tok, err := get(ctx, a.Pub)
 			if d := compareJWT(a, tok, err); d != "" {
 				found[i] = &storeDriftEntry{Drift: declare.Drift{Account: a.Name, Target: store.Redact(t.url), Problem: d},
 					acc: a, republish: err == nil && !newer(tok, a)}
@@ -226,6 +230,31 @@ func (m *Manager) storeDrift(ctx context.Context, tg *targets, accs []authority.
 		}
 	}
 	return out
+}
+
+// scanStore reads the JWTs of accs from a store in one pass (store.Scan)
+// when there are many of them: one query instead of one per account. It
+// returns nil, nil when the store is better read account by account.
+func scanStore(ctx context.Context, sink any, accs []authority.AccountInfo) (map[string]string, error) {
+	ss, ok := sink.(storeSink)
+	if !ok || len(accs) < 64 {
+		return nil, nil
+	}
+	if _, ok := ss.st.(store.Scanner); !ok {
+		return nil, nil
+	}
+	want := make(map[string]bool, len(accs))
+	for _, a := range accs {
+		want[a.Pub] = true
+	}
+	all := make(map[string]string, len(accs))
+	err := store.Scan(ctx, ss.st, func(r store.Record) error {
+		if want[r.Account] {
+			all[r.Account] = r.JWT
+		}
+		return nil
+	})
+	return all, err
 }
 
 // serverDrift compares each account's JWT with what the servers of r

@@ -3,6 +3,7 @@ package manage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,5 +347,42 @@ func TestShippedFilesApply(t *testing.T) {
 				t.Fatalf("after apply: %+v", p.Changes)
 			}
 		})
+	}
+}
+
+// With many accounts the store is read in one pass (store.Scan): drift
+// is still named account by account.
+func TestPlanNamesStoreDriftOfManyAccounts(t *testing.T) {
+	cfg := newHome(t)
+	m := open(t, cfg)
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("version: 1\naccounts:\n")
+	for i := range 70 {
+		fmt.Fprintf(&b, "  A%02d: {}\n", i)
+	}
+	f := parseFile(t, "many.yaml", b.String(), nil)
+	apply(t, m, f, manage.ApplyOptions{})
+	st, err := store.Open(ctx, m.StoreURL(), store.Options{Policy: m.Home().Policy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, n := range []string{"A07", "A63"} {
+		a, _ := m.Home().Account(n)
+		if err := st.Delete(ctx, a.Pub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := plan(t, m, f, manage.PlanOptions{})
+	var got []string
+	for _, d := range p.Drift {
+		if !strings.Contains(d.Problem, "missing") {
+			t.Errorf("drift of %s: %s", d.Account, d.Problem)
+		}
+		got = append(got, d.Account)
+	}
+	if strings.Join(got, ",") != "A07,A63" {
+		t.Fatalf("drift named %v, want A07 and A63", got)
 	}
 }

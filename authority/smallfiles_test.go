@@ -1,0 +1,57 @@
+package authority
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The bulk reader returns every file whole, whatever its size against its
+// read buffer, and names a missing file by its path.
+func TestDirFilesReadWhole(t *testing.T) {
+	dir := t.TempDir()
+	sizes := map[string]int{"empty": 0, "small": 700, "edge": 2048, "edge1": 2049, "large": 10_000}
+	for name, n := range sizes {
+		if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte{'a' + byte(n%26)}, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := openDirFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	entries, err := d.entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "edge,edge1,empty,large,small" {
+		t.Fatalf("entries %v", names)
+	}
+	for name, n := range sizes {
+		got, err := d.read(name)
+		if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{'a' + byte(n%26)}, n)) {
+			t.Errorf("%s: read %d bytes (%v), want %d", name, len(got), err, n)
+		}
+		if whole, err := readSmall(filepath.Join(dir, name)); err != nil || !bytes.Equal(whole, got) {
+			t.Errorf("%s: readSmall read %d bytes (%v)", name, len(whole), err)
+		}
+	}
+	_, err = d.read("missing")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := openDirFiles(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing directory: %v", err)
+	}
+}
