@@ -161,14 +161,13 @@ func (h *Home) readSnapshot(withUsers bool) (*snapshot, error) {
 // the directory holds no account JWT. A user's claims are left to decode
 // (payloads, see snapshot.claims) when its header says who it is.
 func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*UserInfo, []lazyClaims, error) {
-	raw, err := readSmall(h.accountJWTPath(name))
+	tok, err := readJWT(h.accountJWTPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("read account %s: %w", name, err)
 	}
-	tok := strings.TrimSpace(string(raw))
 	ac := &jwt.AccountClaims{}
 	if err := decodeUnverified(tok, ac); err != nil {
 		return nil, nil, nil, fmt.Errorf("read account %s: %s: %w", name, h.accountJWTPath(name), err)
@@ -195,11 +194,10 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 			continue
 		}
 		p := usersDir + string(filepath.Separator) + e.Name() // = userJWTPath, without cleaning it again
-		raw, err := files.read(e.Name())
+		tok, err := files.readJWT(e.Name())
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}
-		tok := strings.TrimSpace(string(raw))
 		u := &UserInfo{Account: name, AccountPub: acc.Pub, Name: un, JWT: tok}
 		payload, err := jwtPayload(tok)
 		if err != nil {

@@ -11,8 +11,9 @@ import (
 	"testing"
 )
 
-// The bulk reader returns every file whole, whatever its size against its
-// read buffer, and names a missing file by its path.
+// The bulk reader returns every file whole (less the white space around
+// it), whatever its size against its read buffer, and names a missing file
+// by its path.
 func TestDirFilesReadWhole(t *testing.T) {
 	dir := t.TempDir()
 	sizes := map[string]int{"empty": 0, "small": 700, "edge": 2048, "edge1": 2049, "large": 10_000}
@@ -39,15 +40,21 @@ func TestDirFilesReadWhole(t *testing.T) {
 		t.Fatalf("entries %v", names)
 	}
 	for name, n := range sizes {
-		got, err := d.read(name)
-		if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{'a' + byte(n%26)}, n)) {
+		got, err := d.readJWT(name)
+		if err != nil || got != strings.Repeat(string(rune('a'+n%26)), n) {
 			t.Errorf("%s: read %d bytes (%v), want %d", name, len(got), err, n)
 		}
-		if whole, err := readSmall(filepath.Join(dir, name)); err != nil || !bytes.Equal(whole, got) {
-			t.Errorf("%s: readSmall read %d bytes (%v)", name, len(whole), err)
+		if whole, err := readJWT(filepath.Join(dir, name)); err != nil || whole != got {
+			t.Errorf("%s: readJWT read %d bytes (%v)", name, len(whole), err)
 		}
 	}
-	_, err = d.read("missing")
+	if err := os.WriteFile(filepath.Join(dir, "spaced"), []byte(" \n eyJ.x.y\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.readJWT("spaced"); got != "eyJ.x.y" || err != nil {
+		t.Errorf("spaced: %q, %v", got, err)
+	}
+	_, err = d.readJWT("missing")
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
 		t.Errorf("missing file: %v", err)
 	}

@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -24,8 +25,8 @@ func syncFS(dir string) error {
 	return nil
 }
 
-// readSmall reads a small file (a JWT).
-func readSmall(path string) ([]byte, error) { return readSmallAt(unix.AT_FDCWD, path, path) }
+// readJWT reads a small file (a JWT) without its surrounding white space.
+func readJWT(path string) (string, error) { return readSmallAt(unix.AT_FDCWD, path, path) }
 
 // dirFiles reads the small files (JWTs) of one directory, opened once: a
 // bulk read of a home reads 110,000 of them, and a name relative to an
@@ -47,7 +48,9 @@ func openDirFiles(dir string) (*dirFiles, error) {
 // entries lists the directory, in no particular order.
 func (d *dirFiles) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
 
-func (d *dirFiles) read(name string) ([]byte, error) {
+// readJWT reads the file name of the directory without its surrounding
+// white space.
+func (d *dirFiles) readJWT(name string) (string, error) {
 	return readSmallAt(d.fd, name, d.dir+string(os.PathSeparator)+name)
 }
 
@@ -55,17 +58,19 @@ func (d *dirFiles) Close() error { return d.f.Close() }
 
 // readSmallAt reads file name of directory dirfd with three system calls
 // (open, read, close): a read shorter than asked is the end of a regular
-// file. path names the file in errors.
-func readSmallAt(dirfd int, name, path string) ([]byte, error) {
+// file. It returns the text without its surrounding white space, in a
+// string of its own size; path names the file in errors.
+func readSmallAt(dirfd int, name, path string) (string, error) {
 	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	for err == unix.EINTR {
 		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 2048)
+	var scratch [4096]byte // a JWT fits: read into the stack, keep only the text
+	buf := scratch[:0]
 	for {
 		want := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
@@ -73,11 +78,11 @@ func readSmallAt(dirfd int, name, path string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+			return "", &fs.PathError{Op: "read", Path: path, Err: err}
 		}
 		buf = buf[:len(buf)+n]
 		if n < want {
-			return buf, nil
+			return string(bytes.TrimSpace(buf)), nil
 		}
 		buf = append(buf, 0)[:len(buf)]
 	}

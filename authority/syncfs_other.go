@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // canSyncFS is false where there is no syncfs(2): bulk transactions
@@ -14,8 +15,11 @@ const canSyncFS = false
 
 func syncFS(string) error { return nil }
 
-// readSmall reads a small file (a JWT).
-func readSmall(path string) ([]byte, error) { return os.ReadFile(path) }
+// readJWT reads a small file (a JWT) without its surrounding white space.
+func readJWT(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	return strings.TrimSpace(string(raw)), err
+}
 
 // dirFiles reads the small files of one directory.
 type dirFiles struct{ dir string }
@@ -29,6 +33,6 @@ func openDirFiles(dir string) (*dirFiles, error) {
 
 func (d *dirFiles) entries() ([]fs.DirEntry, error) { return os.ReadDir(d.dir) }
 
-func (d *dirFiles) read(name string) ([]byte, error) { return os.ReadFile(filepath.Join(d.dir, name)) }
+func (d *dirFiles) readJWT(name string) (string, error) { return readJWT(filepath.Join(d.dir, name)) }
 
 func (d *dirFiles) Close() error { return nil }

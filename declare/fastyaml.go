@@ -1,6 +1,7 @@
 package declare
 
 import (
+	"bytes"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -24,7 +25,7 @@ func fastParse(data []byte) (doc *yaml.Node, ok bool) {
 			return nil, false
 		}
 	}
-	p := &fastParser{}
+	p := &fastParser{lines: make([]fastLine, 0, bytes.Count(data, []byte{'\n'})+1)}
 	text := string(data)
 	for num := 1; len(text) > 0; num++ {
 		line, rest, _ := strings.Cut(text, "\n")
@@ -214,7 +215,8 @@ func keyEnd(s string) int {
 
 // plainEnd returns how much of s is a plain scalar of the conservative
 // kind read here (0 when s does not start one): no indicator first, no
-// ": " or " #" inside, and in a flow list none of ",[]{}:".
+// ": " or " #" inside, and in a flow list none of ",?[]{}:" (where
+// yaml.v3 ends a plain scalar).
 func plainEnd(s string, flow bool) int {
 	if s == "" || strings.IndexByte("-?:,[]{}#&*!|>'\"%@`", s[0]) >= 0 && !(s[0] == '-' && len(s) > 1 && isPlainSafe(s[1], flow)) {
 		return 0
@@ -227,7 +229,7 @@ func plainEnd(s string, flow bool) int {
 			return trimEnd(s, end)
 		case c == '#' && i > 0 && s[i-1] == ' ':
 			return trimEnd(s, end)
-		case flow && strings.IndexByte(",[]{}", c) >= 0:
+		case flow && strings.IndexByte(",?[]{}", c) >= 0:
 			return trimEnd(s, end)
 		}
 		end = i + 1
@@ -236,7 +238,7 @@ func plainEnd(s string, flow bool) int {
 }
 
 func isPlainSafe(c byte, flow bool) bool {
-	return c != ' ' && (!flow || strings.IndexByte(",[]{}", c) < 0)
+	return c != ' ' && (!flow || strings.IndexByte(",?[]{}", c) < 0)
 }
 
 func trimEnd(s string, end int) int {
@@ -264,6 +266,14 @@ func (p *fastParser) plainNode(v string, line, col int) *yaml.Node {
 // escapes read are \\ and \" (and a doubled quote in single quotes).
 func (p *fastParser) quoted(s string, line, col int) (*yaml.Node, string) {
 	q := s[0]
+	style := yaml.DoubleQuotedStyle
+	if q == '\'' {
+		style = yaml.SingleQuotedStyle
+	}
+	if end := strings.IndexByte(s[1:], q) + 1; end > 0 && strings.IndexByte(s[1:end], '\\') < 0 && (end+1 == len(s) || s[end+1] != q) {
+		// No escape and no doubled quote: the value is the text between.
+		return p.node(yaml.ScalarNode, "!!str", style, s[1:end], line, col), s[end+1:]
+	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
 		c := s[i]
@@ -272,10 +282,6 @@ func (p *fastParser) quoted(s string, line, col int) (*yaml.Node, string) {
 			b.WriteByte('\'')
 			i++
 		case c == q:
-			style := yaml.DoubleQuotedStyle
-			if q == '\'' {
-				style = yaml.SingleQuotedStyle
-			}
 			return p.node(yaml.ScalarNode, "!!str", style, b.String(), line, col), s[i+1:]
 		case c == '\\' && q == '"':
 			if i+1 == len(s) || s[i+1] != '\\' && s[i+1] != '"' {

@@ -1,6 +1,7 @@
 package declare
 
 import (
+	"slices"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -124,6 +125,7 @@ var accountFields = []field[authority.DesiredAccount]{
 				d.fail(n, "users: want a mapping of user names to their settings, not %s", describe(n))
 				return
 			}
+			a.Users = slices.Grow(a.Users, len(n.Content)/2)
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
 				u := authority.DesiredUser{Name: d.str(k), Where: d.where(k), Permissions: authority.DefaultUserLimits()}

@@ -46,23 +46,27 @@ func decodeMapping[T any](d *decoder, n *yaml.Node, fields []field[T], v *T) {
 		d.fail(n, "want a mapping (of %s), not %s", fieldNames(fields), describe(n))
 		return
 	}
-	seen := map[string]bool{}
+	var few [64]bool // which fields were given, without an allocation per mapping
+	seen := few[:]
+	if len(fields) > len(few) {
+		seen = make([]bool, len(fields))
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], resolve(n.Content[i+1])
-		var f *field[T]
+		f := -1
 		for j := range fields {
 			if fields[j].name == k.Value {
-				f = &fields[j]
+				f = j
 			}
 		}
 		switch {
-		case f == nil:
+		case f < 0:
 			d.fail(k, "unknown field %q (known here: %s)", k.Value, fieldNames(fields))
-		case seen[k.Value]:
+		case seen[f]:
 			d.fail(k, "%s is given twice", k.Value)
 		default:
-			seen[k.Value] = true
-			f.set(d, val, v)
+			seen[f] = true
+			fields[f].set(d, val, v)
 		}
 	}
 }
