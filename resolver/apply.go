@@ -138,16 +138,54 @@ func (r *Resolver) reset(ctx context.Context) {
 // cannot be read.
 func (r *Resolver) refresh(ctx context.Context, account, hint string) {
 	s := r.server()
-	if s == nil || !isLoaded(s, account) {
+	if s == nil || !r.isLoaded(s, account) {
 		return
 	}
 	// The JWT the event carries is what the store committed: enforce it
 	// at once (a revocation must not wait for a read), then read the store,
-	// which may hold a newer one by now, and measure the lag.
-	var early time.Time
+	// which may hold a newer one by now, and measure the lag. The read is
+	// left to the read-back goroutine: on a cluster's nodes it would
+	// otherwise compete for the CPU and the database with the nodes still
+	// applying the change.
 	if hint != "" && r.applyJWT(s, account, hint) {
-		early = time.Now()
+		rb := readBack{account: account, hint: hint, early: time.Now()}
+		select {
+		case r.readBacks <- rb:
+			return
+		default: // the read-back goroutine is behind: read here
+			r.readBack(ctx, s, rb)
+			return
+		}
 	}
+	r.readBack(ctx, s, readBack{account: account, hint: hint})
+}
+
+// readBack is a read of an account from the store after a change: early is
+// when the event's JWT, hint, was applied (zero when it was not).
+type readBack struct {
+	account, hint string
+	early         time.Time
+}
+
+// readBackLoop does the read-backs that refresh leaves to it, until ctx
+// ends.
+func (r *Resolver) readBackLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rb := <-r.readBacks:
+			if s := r.server(); s != nil {
+				r.readBack(ctx, s, rb)
+			}
+		}
+	}
+}
+
+// readBack reads the account and applies what the store holds if it is
+// not what was applied from the event, and reports the change applied.
+func (r *Resolver) readBack(ctx context.Context, s *server.Server, rb readBack) {
+	account, hint, early := rb.account, rb.hint, rb.early
 	gctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
 	rec, err := r.st.Get(gctx, account)
 	cancel()
@@ -174,10 +212,20 @@ func (r *Resolver) refresh(ctx context.Context, account, hint string) {
 }
 
 // isLoaded reports whether the server has account loaded, without making
-// it fetch the account.
-func isLoaded(s *server.Server, account string) bool {
-	_, err := s.Accountz(&server.AccountzOptions{Account: account})
-	return err == nil
+// it fetch the account. nats-server never unloads an account in operator
+// mode, so a yes is remembered: asking the server builds the account's
+// whole description (its JWT decoded and its signature checked, every
+// revocation copied), which on a revocation cost as much again as
+// applying it, on every node.
+func (r *Resolver) isLoaded(s *server.Server, account string) bool {
+	if v, ok := r.loaded.Load(account); ok && v.(*server.Server) == s {
+		return true
+	}
+	if _, err := s.Accountz(&server.AccountzOptions{Account: account}); err != nil {
+		return false
+	}
+	r.loaded.Store(account, s)
+	return true
 }
 
 // apply updates the loaded account to token unless it is not newer than
@@ -215,12 +263,15 @@ func (r *Resolver) applyJWT(s *server.Server, account, token string) bool {
 	}
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	az, err := s.Accountz(&server.AccountzOptions{Account: account})
-	if err != nil || az.Account == nil {
+	if !r.isLoaded(s, account) {
 		return false // not loaded: the next connect fetches the new JWT
 	}
 	prev, ok := r.applied[account]
 	if !ok {
+		az, err := s.Accountz(&server.AccountzOptions{Account: account})
+		if err != nil || az.Account == nil {
+			return false
+		}
 		prev = versionOf(az.Account.Jwt)
 	}
 	switch {
@@ -322,7 +373,7 @@ func versionOf(token string) appliedJWT {
 // removed.
 func (r *Resolver) remove(account string) {
 	s := r.server()
-	if s == nil || !isLoaded(s, account) {
+	if s == nil || !r.isLoaded(s, account) {
 		return
 	}
 	if sys := s.SystemAccount(); sys != nil && sys.Name == account {

@@ -179,6 +179,9 @@ type Resolver struct {
 
 	applyMu sync.Mutex
 	applied map[string]appliedJWT // what was last applied to the server
+	loaded  sync.Map              // account -> the *server.Server it was found loaded in (isLoaded)
+	// readBacks are reads of changed accounts left to readBackLoop.
+	readBacks chan readBack
 
 	life    sync.Mutex
 	srv     *server.Server
@@ -215,12 +218,13 @@ func New(st store.Store, opts Options) *Resolver {
 		opts.FetchTimeout = DefaultFetchTimeout
 	}
 	r := &Resolver{
-		st:      st,
-		opts:    opts,
-		log:     opts.Logger,
-		clock:   opts.Clock,
-		obs:     opts.Observer,
-		applied: map[string]appliedJWT{},
+		st:        st,
+		opts:      opts,
+		log:       opts.Logger,
+		clock:     opts.Clock,
+		obs:       opts.Observer,
+		applied:   map[string]appliedJWT{},
+		readBacks: make(chan readBack, 4096),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -336,10 +340,14 @@ func (r *Resolver) Start(s *server.Server) error {
 			r.localSyncLoop(ctx)
 		}()
 	}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		r.watchLoop(ctx)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.readBackLoop(ctx)
 	}()
 	if r.opts.Clock == nil {
 		r.coarse.Store(time.Now().UnixNano())
