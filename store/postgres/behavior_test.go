@@ -354,30 +354,59 @@ ON CONFLICT (account_id) DO UPDATE SET jwt = $2, updated_at = CURRENT_TIMESTAMP`
 	}
 }
 
-// A JWT too big for a NOTIFY payload is announced without it.
-func TestLargeJWTAnnouncedWithoutBody(t *testing.T) {
+// A JWT too big for one NOTIFY payload is announced in parts that the
+// watch puts back together, so nodes apply it without reading it back;
+// a watcher of an earlier version (listening on the change channel only)
+// still gets the change without the JWT; a JWT beyond the parts' limit
+// is announced without it.
+func TestLargeJWTAnnouncedInParts(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)
 	op := testkit.NewOperator(t)
 	s := open(t, url, store.Options{Policy: op.Policy()})
 	w := watch(t, s)
-	a := op.NewAccount(t, "Big", nil)
-	big := a.Reissue(t, 1000, func(ac *jwt.AccountClaims) {
-		for i := range 400 {
-			ac.Tags.Add("tag-" + strconv.Itoa(i) + "-padding-padding")
-		}
-	})
-	if len(big) < 9000 {
-		t.Fatalf("test jwt only %d bytes", len(big))
-	}
 	ctx := context.Background()
-	if _, err := s.Put(ctx, a.Pub, big); err != nil {
+	legacy, err := pgx.Connect(ctx, url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := w.expect(store.EventPut, a.Pub); ev.JWT != "" {
-		t.Fatalf("event carries a %d-byte jwt", len(ev.JWT))
+	defer legacy.Close(ctx)
+	if _, err := legacy.Exec(ctx, "LISTEN "+postgres.Channel); err != nil {
+		t.Fatal(err)
 	}
-	if rec, err := s.Get(ctx, a.Pub); err != nil || rec.JWT != big {
-		t.Fatalf("get big: %v", err)
+	tagged := func(a *testkit.Account, iat int64, n int) string {
+		return a.Reissue(t, iat, func(ac *jwt.AccountClaims) {
+			for i := range n {
+				ac.Tags.Add("tag-" + strconv.Itoa(i) + "-padding-padding")
+			}
+		})
+	}
+	a := op.NewAccount(t, "Big", nil)
+	for _, n := range []int{400, 1200} { // two parts, and five
+		big := tagged(a, int64(1000+n), n)
+		if len(big) < 9000 {
+			t.Fatalf("test jwt only %d bytes", len(big))
+		}
+		if _, err := s.Put(ctx, a.Pub, big); err != nil {
+			t.Fatal(err)
+		}
+		if ev := w.expect(store.EventPut, a.Pub); ev.JWT != big {
+			t.Fatalf("%d-byte jwt: the event carries %d bytes", len(big), len(ev.JWT))
+		}
+		lctx, cancel := context.WithTimeout(ctx, eventWait)
+		note, err := legacy.WaitForNotification(lctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(note.Payload); len(f) != 3 || f[1] != "put" || f[2] != a.Pub {
+			t.Fatalf("legacy watcher got %.80q, want \"seq put account\"", note.Payload)
+		}
+	}
+	// Past the store's limit only another client of the database can go.
+	huge := op.NewAccount(t, "Huge", nil)
+	exec(t, url, "INSERT INTO account_jwts (account_id, jwt) VALUES ($1, $2)", huge.Pub, strings.Repeat("x", 1<<20+1))
+	if ev := w.expect(store.EventPut, huge.Pub); ev.JWT != "" {
+		t.Fatalf("event carries a %d-byte jwt beyond the limit", len(ev.JWT))
 	}
 	small := op.NewAccount(t, "Small", nil)
 	if _, err := s.Put(ctx, small.Pub, small.JWT); err != nil {

@@ -40,6 +40,9 @@ import (
 const (
 	// Channel is the NOTIFY channel on which changes are announced.
 	Channel = "natsauth_account_jwts"
+	// PartsChannel carries, just before its change's notification, a JWT
+	// too large for one notification, in parts: "seq part parts text".
+	PartsChannel = "natsauth_account_jwt_parts"
 	// DefaultConnectTimeout bounds connecting when the URL sets no
 	// connect_timeout, so an unreachable server fails fast.
 	DefaultConnectTimeout = 3 * time.Second

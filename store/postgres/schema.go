@@ -113,7 +113,54 @@ CREATE TABLE IF NOT EXISTS natsauth_audit_log (
 );
 CREATE INDEX IF NOT EXISTS natsauth_audit_log_at ON natsauth_audit_log (at);
 `},
+	{3, "JWTs too large for one notification are announced in parts", `
+-- As in version 1, and a JWT too large for one notification (an account
+-- with a few hundred revocations) is sent first in parts on its own
+-- channel, "seq part parts text", so that watchers apply it without
+-- reading it back; watchers of earlier versions do not listen there and
+-- read it back as before.
+CREATE OR REPLACE FUNCTION natsauth_account_jwts_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    s bigint;
+    payload text;
+    parts int;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO account_jwt_changes (account_id, kind) VALUES ('', 'reset') RETURNING seq INTO s;
+        PERFORM pg_notify('` + Channel + `', s || ' reset');
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.account_id <> NEW.account_id) THEN
+        INSERT INTO account_jwt_changes (account_id, kind) VALUES (OLD.account_id, 'delete') RETURNING seq INTO s;
+        PERFORM pg_notify('` + Channel + `', left(s || ' delete ' || OLD.account_id, 7900));
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO account_jwt_changes (account_id, kind) VALUES (NEW.account_id, 'put') RETURNING seq INTO s;
+        payload := left(s || ' put ' || NEW.account_id, 7900);
+        IF octet_length(payload) + octet_length(NEW.jwt) < 7900 THEN
+            payload := payload || ' ' || NEW.jwt;
+        ELSIF octet_length(NEW.jwt) <= ` + fmt.Sprint(maxPartsJWT) + ` THEN
+            parts := (octet_length(NEW.jwt) + ` + fmt.Sprint(partSize-1) + `) / ` + fmt.Sprint(partSize) + `;
+            FOR i IN 1..parts LOOP
+                PERFORM pg_notify('` + PartsChannel + `',
+                    s || ' ' || i || ' ' || parts || ' ' || substr(NEW.jwt, (i - 1) * ` + fmt.Sprint(partSize) + ` + 1, ` + fmt.Sprint(partSize) + `));
+            END LOOP;
+        END IF;
+        PERFORM pg_notify('` + Channel + `', payload);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+`},
 }
+
+// A JWT that does not fit one notification is sent in parts of partSize
+// bytes, up to maxPartsJWT bytes (larger ones are read back).
+const (
+	partSize    = 7800
+	maxPartsJWT = 1 << 20
+)
 
 // SchemaVersion is the schema version this code migrates to.
 var SchemaVersion = migrations[len(migrations)-1].version

@@ -106,6 +106,11 @@ type listenState struct {
 	seq    int64 // highest change-log seq reported
 	known  bool  // seq is meaningful
 	missed bool  // changes may have been missed: send a reset
+	// The parts of a large JWT received so far (PartsChannel), for the
+	// change partsSeq.
+	partsSeq int64
+	partsN   int
+	parts    []string
 }
 
 func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
@@ -113,7 +118,7 @@ func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()+"; LISTEN "+pgx.Identifier{PartsChannel}.Sanitize()); err != nil {
 		_ = conn.Close(context.Background())
 		return nil, err
 	}
@@ -192,8 +197,44 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, st *listenState) er
 			}
 			continue
 		}
+		if n.Channel == PartsChannel {
+			st.addPart(n.Payload)
+			continue
+		}
 		s.handle(st, n.Payload)
 	}
+}
+
+// addPart keeps one part of a large JWT ("seq part parts text"); parts
+// come in order, just before their change's notification.
+func (st *listenState) addPart(payload string) {
+	f := strings.SplitN(payload, " ", 4)
+	if len(f) < 4 {
+		return
+	}
+	seq, err1 := strconv.ParseInt(f[0], 10, 64)
+	part, err2 := strconv.Atoi(f[1])
+	n, err3 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil || err3 != nil || part < 1 || part > n || n > maxPartsJWT/partSize+1 {
+		return
+	}
+	if part == 1 {
+		st.partsSeq, st.partsN, st.parts = seq, n, st.parts[:0]
+	} else if seq != st.partsSeq || n != st.partsN || part != len(st.parts)+1 {
+		st.partsSeq, st.parts = 0, st.parts[:0] // a part is missing: the JWT is read back instead
+		return
+	}
+	st.parts = append(st.parts, f[3])
+}
+
+// largeJWT returns the JWT of change seq put together from its parts, or
+// "" when they did not all arrive.
+func (st *listenState) largeJWT(seq int64) string {
+	defer func() { st.partsSeq, st.parts = 0, st.parts[:0] }()
+	if st.partsSeq != seq || len(st.parts) != st.partsN {
+		return ""
+	}
+	return strings.Join(st.parts, "")
 }
 
 // handle decodes a payload "seq kind [account [jwt]]" and publishes it.
@@ -210,6 +251,8 @@ func (s *Store) handle(st *listenState, payload string) {
 	}
 	if len(f) > 3 {
 		token = f[3]
+	} else if f[1] == "put" {
+		token = st.largeJWT(seq)
 	}
 	s.publish(st, seq, f[1], account, token)
 }

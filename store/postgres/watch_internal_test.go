@@ -201,3 +201,41 @@ func TestCatchUpResetsAfterFailedFirstConnect(t *testing.T) {
 		t.Fatalf("state after reset: %+v", st)
 	}
 }
+
+// Parts of a large JWT make it only when every part came, in order, for
+// the change whose notification follows.
+func TestLargeJWTParts(t *testing.T) {
+	feed := func(st *listenState, payloads ...string) {
+		for _, p := range payloads {
+			st.addPart(p)
+		}
+	}
+	st := &listenState{}
+	feed(st, "7 1 3 ab", "7 2 3 cd", "7 3 3 e f")
+	if got := st.largeJWT(7); got != "abcde f" {
+		t.Errorf("all parts: %q", got)
+	}
+	if got := st.largeJWT(7); got != "" {
+		t.Errorf("parts are used once: %q", got)
+	}
+	for name, payloads := range map[string][]string{
+		"a part missing":      {"8 1 3 ab", "8 3 3 ef"},
+		"the last missing":    {"8 1 3 ab", "8 2 3 cd"},
+		"the first missing":   {"8 2 3 cd", "8 3 3 ef"},
+		"another change's":    {"8 1 2 ab", "9 2 2 cd"},
+		"a count that shifts": {"8 1 2 ab", "8 2 3 cd"},
+		"malformed":           {"8 1 ab", "x 1 1 ab"},
+		"a part out of range": {"8 2 1 ab"},
+	} {
+		st := &listenState{}
+		feed(st, payloads...)
+		if got := st.largeJWT(8); got != "" {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	st = &listenState{}
+	feed(st, "8 1 2 ab", "8 2 2 cd")
+	if got := st.largeJWT(9); got != "" {
+		t.Errorf("parts of change 8 used for change 9: %q", got)
+	}
+}
