@@ -13,6 +13,7 @@ import (
 	"github.com/natsauth/natsauth/callout/userdb"
 	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/internal/sighup"
+	"github.com/natsauth/natsauth/manage"
 	"github.com/natsauth/natsauth/node"
 )
 
@@ -82,11 +83,11 @@ func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 	if f.rules == "" {
 		return errors.New("callout: give the rules file with --rules FILE")
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	return a.withManager(func(m *manage.Manager) error { return a.standaloneCallout(ctx, f, m) })
+}
+
+// standaloneCallout runs the gateway until ctx ends, reloading on SIGHUP.
+func (a *app) standaloneCallout(ctx context.Context, f calloutFlags, m *manage.Manager) error {
 	svc, account, stop, err := callout.Standalone{Account: f.account, RulesFile: f.rules, UsersURL: f.users,
 		Remote:     callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA},
 		QueueGroup: f.queue, Workers: f.workers, Logger: a.logger(), MetricsAddr: f.metrics,

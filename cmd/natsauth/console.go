@@ -231,17 +231,14 @@ func newConsoleTokenCmd(a *app) *cobra.Command {
 
 // withAccess opens the core and the console users for one command.
 func (a *app) withAccess(ctx context.Context, fn func(console.Admin) error) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	ad, err := console.OpenAdmin(ctx, m)
-	if err != nil {
-		return err
-	}
-	defer ad.Access.Close()
-	return fn(ad)
+	return a.withManager(func(m *manage.Manager) error {
+		ad, err := console.OpenAdmin(ctx, m)
+		if err != nil {
+			return err
+		}
+		defer ad.Access.Close()
+		return fn(ad)
+	})
 }
 
 // withPassword reads the password from in (--password-stdin) or makes

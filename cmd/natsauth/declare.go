@@ -51,12 +51,7 @@ func (a *app) withFile(f fileFlags, fn func(*manage.Manager, declare.Source) err
 	if err != nil {
 		return err
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	return fn(m, file)
+	return a.withManager(func(m *manage.Manager) error { return fn(m, file) })
 }
 
 // planExit makes plan exit 2 when the home does not match the file.

@@ -120,13 +120,8 @@ func newDescribeUserCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := authority.NewProblems("describe user")
 			name := nameArg(p, "user", args, name)
-			h, err := a.openHome()
+			h, acc, err := a.homeAccount(p, account)
 			if err != nil {
-				return err
-			}
-			acc, err := manage.PickAccount(h, account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
 				return err
 			}
 			u, err := h.User(acc, name)

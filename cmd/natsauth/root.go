@@ -164,6 +164,54 @@ func (a *app) manager() (*manage.Manager, error) {
 	return manage.Open(cfg)
 }
 
+// withManager opens the management core for fn and closes it after.
+func (a *app) withManager(fn func(*manage.Manager) error) error {
+	m, err := a.manager()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return fn(m)
+}
+
+// withAccount opens the core and picks the account -a names (or the only
+// one), reporting a missing or ambiguous one with every problem in p;
+// only then it calls fn.
+func (a *app) withAccount(p *authority.Problems, account string, fn func(m *manage.Manager, account string) error) error {
+	return a.withManager(func(m *manage.Manager) error {
+		account, err := manage.PickAccount(m.Home(), account)
+		p.AddErr(err)
+		if err := p.Err(); err != nil {
+			return err
+		}
+		return fn(m, account)
+	})
+}
+
+// homeAccount opens the home and picks the account -a names, like
+// withAccount, for commands that only read the home.
+func (a *app) homeAccount(p *authority.Problems, account string) (*authority.Home, string, error) {
+	h, err := a.openHome()
+	if err != nil {
+		return nil, "", err
+	}
+	account, err = manage.PickAccount(h, account)
+	p.AddErr(err)
+	return h, account, p.Err()
+}
+
+// change runs one change through the core: it reports every problem in p
+// (and a missing or ambiguous -a account), else calls fn with the account
+// -a names, writes where the change went, and returns fn's error (a
+// *manage.PublishError exits 1). fn prints what changed.
+func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Manager, account string) (*manage.Result, error)) error {
+	return a.withAccount(p, account, func(m *manage.Manager, account string) error {
+		res, err := fn(m, account)
+		res.WriteText(a.out)
+		return err
+	})
+}
+
 // quietLogger is the store logger of short CLI commands: warnings and
 // errors only, unless --log-level asks for debug.
 func (a *app) quietLogger() *slog.Logger {

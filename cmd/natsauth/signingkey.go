@@ -64,29 +64,26 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 			if setRequire {
 				e.RequireSigningKeys = &require
 			}
-			m, err := a.manager()
-			if err != nil {
+			return a.withManager(func(m *manage.Manager) error {
+				out, res, err := m.EditOperator(cmd.Context(), e)
+				for _, k := range out.Added {
+					fmt.Fprintf(a.out, "added operator signing key %s\n", k)
+				}
+				for _, k := range out.Removed {
+					fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
+				}
+				if setRequire && err == nil {
+					fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
+				}
+				for _, acc := range out.Resigned {
+					fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
+				}
+				if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
+					describe.RestartNote(a.out, m.Home())
+				}
+				res.WriteText(a.out)
 				return err
-			}
-			defer m.Close()
-			out, res, err := m.EditOperator(cmd.Context(), e)
-			for _, k := range out.Added {
-				fmt.Fprintf(a.out, "added operator signing key %s\n", k)
-			}
-			for _, k := range out.Removed {
-				fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
-			}
-			if setRequire && err == nil {
-				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
-			}
-			for _, acc := range out.Resigned {
-				fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
-			}
-			if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
-				describe.RestartNote(a.out, m.Home())
-			}
-			res.WriteText(a.out)
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -162,23 +159,14 @@ reconnect under the new template. The permission flags are add user's.`,
 			if r == nil && e.IsZero() && p.Len() == 0 {
 				p.Add("nothing to change: give --role or a permission such as --allow-pub SUBJECT")
 			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			account, err := manage.PickAccount(m.Home(), f.account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
-				return err
-			}
-			acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
-			if acc != nil {
-				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
-				describe.Permissions(a.out, scope.Template.Permissions)
-			}
-			res.WriteText(a.out)
-			return err
+			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
+				if acc != nil {
+					fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
+					describe.Permissions(a.out, scope.Template.Permissions)
+				}
+				return res, err
+			})
 		},
 	}
 	f.bind(cmd.Flags(), true)

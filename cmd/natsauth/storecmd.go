@@ -30,23 +30,20 @@ natsauth doctor names the accounts whose home and store copies differ.`,
 			if all == (len(args) > 0) {
 				return fmt.Errorf("store replace: name the accounts, or give --all")
 			}
-			m, err := a.manager()
-			if err != nil {
+			return a.withManager(func(m *manage.Manager) error {
+				if all {
+					accs, err := m.Home().Accounts()
+					if err != nil {
+						return err
+					}
+					for _, acc := range accs {
+						args = append(args, acc.Name)
+					}
+				}
+				res, err := m.ReplaceInStores(cmd.Context(), args...)
+				res.WriteText(a.out)
 				return err
-			}
-			defer m.Close()
-			if all {
-				accs, err := m.Home().Accounts()
-				if err != nil {
-					return err
-				}
-				for _, acc := range accs {
-					args = append(args, acc.Name)
-				}
-			}
-			res, err := m.ReplaceInStores(cmd.Context(), args...)
-			res.WriteText(a.out)
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every account of the home")

@@ -196,23 +196,3 @@ func permSpecs(e *authority.PermissionEdit, who string, edit bool) []flagspec.Sp
 	}
 	return s
 }
-
-// change runs one change through the core: it reports every problem in p
-// (and a missing or ambiguous -a account), else calls fn with the account
-// -a names, writes where the change went, and returns fn's error (a
-// *manage.PublishError exits 1). fn prints what changed.
-func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Manager, account string) (*manage.Result, error)) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	account, err = manage.PickAccount(m.Home(), account)
-	p.AddErr(err)
-	if err := p.Err(); err != nil {
-		return err
-	}
-	res, err := fn(m, account)
-	res.WriteText(a.out)
-	return err
-}
