@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -79,17 +77,7 @@ func (a *app) events(ctx context.Context, f eventsFlags) error {
 	}
 	defer nc.Close()
 
-	var mu sync.Mutex
-	stop, err := sysevents.Follow(nc, func(rec sysevents.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		if f.json {
-			b, _ := json.Marshal(rec)
-			fmt.Fprintf(a.out, "%s\n", b)
-			return
-		}
-		fmt.Fprintln(a.out, rec.Line())
-	})
+	stop, err := sysevents.Follow(nc, sysevents.Printer(a.out, f.json))
 	if err != nil {
 		return fmt.Errorf("%s: %w", store.Redact(f.server), err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/node"
@@ -26,7 +25,7 @@ func (a *app) serveAccountServer(ctx context.Context, n *node.Node, cfg node.Con
 	if err != nil {
 		return nil, fmt.Errorf("account server: %w", err)
 	}
-	l, err := accountserver.ListenConfig{Store: n.Store(), Addr: addr, ActivationsDir: filepath.Join(cfg.Home, "activations"),
+	l, err := accountserver.ListenConfig{Store: n.Store(), Addr: addr, ActivationsDir: accountserver.ActivationsDir(cfg.Home),
 		Options: accountserver.Options{OperatorJWT: cfg.OperatorJWT, Policy: policy, Logger: cfg.Logger.With("component", "account-server")}}.Listen(ctx)
 	if err != nil {
 		return nil, err
