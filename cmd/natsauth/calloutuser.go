@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/callout/userdb"
-	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/password"
 )
 
@@ -106,19 +105,7 @@ connections of a user that is disabled or whose password changes.`,
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					return writeJSON(a.out, users)
-				}
-				tw := describe.NewTable(a.out)
-				fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
-				for _, u := range users {
-					state := "enabled"
-					if u.Disabled {
-						state = "disabled"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
-				}
-				return tw.Flush()
+				return userdb.WriteUsers(a.out, users, asJSON)
 			})
 		},
 	}

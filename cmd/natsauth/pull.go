@@ -45,12 +45,12 @@ func (a *app) pull(ctx context.Context, f remoteFlags) error {
 		return fmt.Errorf("pull: which accounts? give -a ACCOUNT or -A (all)")
 	}
 	return a.withManager(func(m *manage.Manager) error {
-		rep := a.newReport(f.asJSON)
-		_, res, err := m.Pull(ctx, f.remote, names, f.all, &rep.Report)
+		rep := manage.PrintReport(a.out, f.asJSON)
+		_, res, err := m.Pull(ctx, f.remote, names, f.all, rep)
 		if err != nil && len(rep.Answers) == 0 {
 			return err // refused before asking anything
 		}
-		failed := a.finish(rep, "pull")
+		failed := rep.Finish(a.out, "pull", f.asJSON)
 		if !f.asJSON {
 			res.WriteText(a.out) // under --json the output stays one JSON document
 		}

@@ -58,10 +58,10 @@ func (a *app) push(ctx context.Context, f pushFlags) error {
 		return fmt.Errorf("push: which accounts? give -a ACCOUNT, -A (all) or --prune")
 	}
 	return a.withManager(func(m *manage.Manager) error {
-		rep := a.newReport(f.asJSON)
-		if err := m.Push(ctx, f.remote, names, f.all, f.prune, &rep.Report); err != nil {
+		rep := manage.PrintReport(a.out, f.asJSON)
+		if err := m.Push(ctx, f.remote, names, f.all, f.prune, rep); err != nil {
 			return err
 		}
-		return a.finish(rep, "push")
+		return rep.Finish(a.out, "push", f.asJSON)
 	})
 }

@@ -134,13 +134,7 @@ func newAddImportCmd(a *app) *cobra.Command {
 			return a.change(p, account, func(m *manage.Manager, account string) (*manage.Result, error) {
 				before, _ := m.Home().Account(account)
 				acc, res, err := m.AddImport(cmd.Context(), account, s)
-				for _, im := range authority.AddedImports(before, acc) {
-					src := im.Account
-					if s, err := m.Home().AccountByPub(src); err == nil {
-						src = s.Name
-					}
-					fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
-				}
+				describe.AddedImports(a.out, m.Home(), before, acc)
 				return res, err
 			})
 		},
@@ -274,8 +268,7 @@ the target's tokens on the rest.`,
 				}
 				share, res, err := change(cmd.Context(), exporter, g)
 				if share != nil {
-					fmt.Fprintf(a.out, "%s account %s the consumer %s/%s of account %s\n  JetStream API prefix for %s's clients: %s\n  subjects: %v\n",
-						verb, share.Importer.Name, g.Stream, g.Consumer, share.Exporter.Name, share.Importer.Name, share.APIPrefix, share.Subjects)
+					describe.ConsumerShare(a.out, verb, g, share)
 				}
 				return res, err
 			})

@@ -66,21 +66,11 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 			}
 			return a.withManager(func(m *manage.Manager) error {
 				out, res, err := m.EditOperator(cmd.Context(), e)
-				for _, k := range out.Added {
-					fmt.Fprintf(a.out, "added operator signing key %s\n", k)
-				}
-				for _, k := range out.Removed {
-					fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
-				}
+				var required *bool
 				if setRequire && err == nil {
-					fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
+					required = &require
 				}
-				for _, acc := range out.Resigned {
-					fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
-				}
-				if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
-					describe.RestartNote(a.out, m.Home())
-				}
+				describe.OperatorEdited(a.out, m.Home(), out.Added, out.Removed, required, out.Resigned)
 				res.WriteText(a.out)
 				return err
 			})
