@@ -1,6 +1,7 @@
 package accountserver_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/authority"
@@ -148,5 +150,42 @@ func TestListenConfigWithHome(t *testing.T) {
 	}
 	if c, err := (accountserver.ListenConfig{}).WithHome(nil); err != nil || c.ActivationsDir != "" {
 		t.Errorf("no home, no nats: got %+v, %v", c, err)
+	}
+}
+
+// Wait serves until its context ends, then closes the listener.
+func TestListenerWait(t *testing.T) {
+	op := testkit.NewOperator(t)
+	l, err := accountserver.ListenConfig{
+		Options:  accountserver.Options{OperatorJWT: op.JWT, Policy: op.Policy()},
+		StoreURL: "dir://" + filepath.Join(t.TempDir(), "jwt"), Addr: "127.0.0.1:0",
+	}.Listen(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx) }()
+	resp, err := http.Get(strings.TrimSuffix(l.URL(), "jwt/v1/accounts/") + "healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned before its context ended: %v", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+	if _, err := http.Get(l.URL()); err == nil {
+		t.Error("still serving after Wait returned")
 	}
 }

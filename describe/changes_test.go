@@ -99,3 +99,40 @@ func TestHomeCreated(t *testing.T) {
 		"  operator signing key  "+h.Operator().SigningKeys[0]+"\n", "  system account        SYS "+h.SystemAccount()+"\n",
 		"  system user creds     "+creds+"\n")
 }
+
+func TestAccountInHomeShowsTheAuthCalloutAndUserInHome(t *testing.T) {
+	h := home(t)
+	var b bytes.Buffer
+	b2, _ := h.Account("B")
+	if err := describe.AccountInHome(&b, h, b2); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Auth callout") {
+		t.Errorf("an account without a callout shows one:\n%s", b.String())
+	}
+	if _, err := h.AddUser("B", "svc", authority.UserEdit{}); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := h.EditAuthCallout("B", authority.AuthCalloutEdit{AuthUsers: []string{"svc"}, AllowedAccounts: []string{"A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := describe.AccountInHome(&b, h, cb); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := describe.AuthCallout(&want, h, cb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), want.String()) {
+		t.Errorf("callout account lacks its auth callout:\n%s\nwant it to end with:\n%s", b.String(), want.String())
+	}
+
+	u, _ := h.User("A", "alice")
+	b.Reset()
+	if err := describe.UserInHome(&b, h, u); err != nil {
+		t.Fatal(err)
+	}
+	wantAll(t, "user in home", b.String(), u.Pub, h.CredsPath("A", "alice"))
+}

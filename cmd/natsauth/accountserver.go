@@ -110,14 +110,7 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 		return err
 	}
 	a.printAccountServer(l)
-	select {
-	case err := <-l.Done():
-		_ = l.Close()
-		return fmt.Errorf("account-server: serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("account server shutting down")
-	return l.Close()
+	return l.Wait(ctx)
 }
 
 // printAccountServer says where an account server listens and how stock

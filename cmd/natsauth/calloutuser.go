@@ -27,15 +27,12 @@ connections of a user that is disabled or whose password changes.`,
 	cmd.PersistentFlags().StringVar(&usersURL, "users", "", "password user database URL (default: the store)")
 	// withUsers runs fn on the password users for one command.
 	withUsers := func(cmd *cobra.Command, fn func(*userdb.DB) error) error {
-		db, closeDB, err := a.openUsers(cmd.Context(), usersURL)
-		if err != nil {
-			return err
-		}
-		defer closeDB()
-		if db == nil {
-			return fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
-		}
-		return fn(db)
+		return a.withUsers(cmd.Context(), usersURL, func(db *userdb.DB) error {
+			if db == nil {
+				return fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
+			}
+			return fn(db)
+		})
 	}
 
 	var groups []string

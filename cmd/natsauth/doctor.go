@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,24 +82,10 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if err != nil {
 				return err
 			}
-			for _, err := range incomplete {
-				p.AddErr(err)
+			if err := a.show(asJSON, rep); err != nil {
+				return err
 			}
-			if asJSON {
-				if err := writeJSON(a.out, rep); err != nil {
-					return err
-				}
-			} else {
-				rep.WriteText(a.out)
-			}
-			if p.Len() > 0 {
-				p.SetOp("doctor: could not check everything")
-				return p.Err()
-			}
-			if n := rep.Summary["high"]; n > 0 {
-				return fmt.Errorf("doctor: %d high-severity findings", n)
-			}
-			return nil
+			return rep.Err(incomplete)
 		},
 	}
 	fl := cmd.Flags()

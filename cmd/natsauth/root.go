@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -114,12 +113,14 @@ func (a *app) home() (string, error) { return serving.Home(a.homeFlag) }
 // explicitStoreURL is the store named by --store or NATSAUTH_STORE, or "".
 func (a *app) explicitStoreURL() string { return serving.ExplicitStore(a.storeFlag) }
 
-var logLevels = []string{"debug", "info", "warn", "warning", "error"}
+// logLevels are the values of --log-level.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo,
+	"warn": slog.LevelWarn, "warning": slog.LevelWarn, "error": slog.LevelError}
 
 // checkGlobals reports bad global flags, whatever the command.
 func (a *app) checkGlobals() error {
 	p := authority.NewProblems("natsauth")
-	if !slices.Contains(logLevels, strings.ToLower(a.logLevel)) {
+	if _, ok := logLevels[strings.ToLower(a.logLevel)]; !ok {
 		p.Add("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	if a.wait < 0 {
@@ -224,16 +225,6 @@ func (a *app) quietLogger() *slog.Logger {
 
 // logger builds the process logger; only main-level code picks a handler.
 func (a *app) logger() *slog.Logger {
-	var lvl slog.Level
-	switch strings.ToLower(a.logLevel) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "warn", "warning":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	default:
-		lvl = slog.LevelInfo
-	}
+	lvl := logLevels[strings.ToLower(a.logLevel)] // info when unknown: checkGlobals refuses it
 	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: lvl}))
 }

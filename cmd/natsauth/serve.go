@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/internal/sighup"
+	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/store"
 )
@@ -20,7 +20,7 @@ type serveFlags struct {
 	allowDelete   bool
 	accountServer string // listen address of the account-server API; "" for none
 	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
-	callout       serveCallout
+	callout       callout.InNode
 	console       string // listen address of the HTTP API and web console; "" for none
 }
 
@@ -67,10 +67,10 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
 	fl.StringVar(&f.metricsAddr, "metrics", "",
 		"serve Prometheus /metrics on this address (own listener), e.g. 127.0.0.1:9100; default: on the monitoring port (-m)")
-	fl.StringVar(&f.callout.account, "callout", "",
+	fl.StringVar(&f.callout.Account, "callout", "",
 		"run the identity gateway (auth callout) in this node for this callout account (see natsauth callout)")
-	fl.StringVar(&f.callout.rules, "callout-rules", "", "with --callout: the rules file")
-	fl.StringVar(&f.callout.users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
+	fl.StringVar(&f.callout.Rules, "callout-rules", "", "with --callout: the rules file")
+	fl.StringVar(&f.callout.Users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
 	fl.StringVar(&f.console, "console", "",
@@ -100,7 +100,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := f.callout.configure(a, &cfg); err != nil {
+	if err := f.callout.Configure(&cfg); err != nil {
 		return err
 	}
 	n, err := node.New(ctx, cfg)
@@ -118,11 +118,14 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		}
 		defer stop()
 	}
-	reload, stopCallout, err := f.callout.start(ctx, a, n, cfg.Logger)
+	reload, stopCallout, err := f.callout.Start(ctx, n, cfg.Home, cfg.Logger)
 	if err != nil {
 		return err
 	}
 	defer stopCallout()
+	if f.callout.Account != "" {
+		fmt.Fprintf(a.out, "identity gateway for account %s running in this node (rules %s)\n", f.callout.Account, f.callout.Rules)
+	}
 	if f.console != "" {
 		stop, err := a.serveConsole(ctx, n, f)
 		if err != nil {
@@ -131,19 +134,6 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		defer stop()
 	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), store.Redact(n.StoreURL()))
-	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
-}
-
-// runUntilSignal reloads on SIGHUP and returns on ctx end (SIGINT/SIGTERM).
-func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any), also ...func()) error {
-	sighup.Until(ctx, func() {
-		if err := n.Reload(); err != nil {
-			logf("reload failed", "err", err)
-		}
-		for _, f := range also {
-			f()
-		}
-	})
-	logf("shutting down")
+	n.RunUntil(ctx, reload)
 	return nil
 }

@@ -112,12 +112,8 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
-		if err := writeJSON(a.out, sum); err != nil {
-			return err
-		}
-	} else {
-		sum.WriteText(a.out)
+	if err := a.show(f.json, sum); err != nil {
+		return err
 	}
 	if sum.Refused > 0 {
 		return refusedError{sum.Refused}
