@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/units"
 )
 
 // UserIssued writes what a front door says after it issued (edit: edited)
@@ -85,6 +86,13 @@ func AddedImports(w io.Writer, h *authority.Home, before, acc *authority.Account
 func ConsumerShare(w io.Writer, verb string, g authority.ConsumerGrant, s *authority.ConsumerShare) {
 	fmt.Fprintf(w, "%s account %s the consumer %s/%s of account %s\n  JetStream API prefix for %s's clients: %s\n  subjects: %v\n",
 		verb, s.Importer.Name, g.Stream, g.Consumer, s.Exporter.Name, s.Importer.Name, s.APIPrefix, s.Subjects)
+}
+
+// Activation says what an activation token grants, for people: "activation
+// token of account A for B: stream orders.>, expires never".
+func Activation(account, target string, act *authority.Activation) string {
+	return fmt.Sprintf("activation token of account %s for %s: %s %s, expires %s", account, target, act.Export.Type,
+		act.Claims.ImportSubject, units.FormatTime(act.Claims.Expires, "never"))
 }
 
 // HomeCreated writes what init made in h: the operator and its keys, the

@@ -136,3 +136,17 @@ func TestAccountInHomeShowsTheAuthCalloutAndUserInHome(t *testing.T) {
 	}
 	wantAll(t, "user in home", b.String(), u.Pub, h.CredsPath("A", "alice"))
 }
+
+func TestActivation(t *testing.T) {
+	h := home(t)
+	if _, err := h.AddExport("A", authority.ExportSpec{Subject: "priv.>", Private: true}); err != nil {
+		t.Fatal(err)
+	}
+	act, err := h.GenerateActivation("A", authority.ActivationSpec{Target: "B", Subject: "priv.x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe.Activation("A", "B", act), "activation token of account A for B: stream priv.x, expires never"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -106,7 +106,7 @@ func newAccountCmd(a *app, edit bool) *cobra.Command {
 		if edit && e.IsZero() && !kf.given() && p.Len() == 0 {
 			p.Add("nothing to change: give a setting such as --max-connections 100 or --sk generate (see --help)")
 		}
-		kf.check(p)
+		addKeys, rmKeys := kf.keys(p)
 		h, err := a.openHome()
 		if err != nil {
 			return err
@@ -116,7 +116,7 @@ func newAccountCmd(a *app, edit bool) *cobra.Command {
 			return p.Err()
 		}
 		before, _ := h.Account(name)
-		e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
+		e.AddSigningKeys, e.RemoveSigningKeys = addKeys, rmKeys
 		return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
 			change := func() (*authority.AccountInfo, *manage.Result, error) { return m.EditAccount(cmd.Context(), name, e) }
 			if !edit {

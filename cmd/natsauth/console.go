@@ -14,7 +14,6 @@ import (
 	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/manage"
-	"github.com/natsauth/natsauth/node"
 )
 
 func init() { register("", newConsoleCmd) }
@@ -251,26 +250,4 @@ func consoleFieldErr(err error) error {
 		}
 		return "--" + field
 	})
-}
-
-// serveConsole runs the console inside `natsauth serve --console ADDR`:
-// live state from this node, TLS with the node's certificate.
-func (a *app) serveConsole(ctx context.Context, n *node.Node, f serveFlags) (func(), error) {
-	m, err := a.manager()
-	if err != nil {
-		return nil, err
-	}
-	l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
-	if noUsers {
-		fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
-	}
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
-	return func() {
-		l.Close()
-		m.Close()
-	}, nil
 }

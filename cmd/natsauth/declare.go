@@ -146,7 +146,7 @@ func (a *app) plan(ctx context.Context, f fileFlags, remote manage.Remote) error
 		if err != nil {
 			return err
 		}
-		if err := p.Write(a.out, f.asJSON); err != nil {
+		if err := a.show(f.asJSON, p); err != nil {
 			return err
 		}
 		if s := p.Mismatch(); s != "" {
@@ -179,7 +179,7 @@ file twice changes nothing the second time.`,
 			return a.withFile(f, func(m *manage.Manager, file declare.Source) error {
 				out, err := m.Apply(cmd.Context(), file, manage.ApplyOptions{NoUsers: f.noUsers, Prune: f.prune, CredsDir: credsDir})
 				if out.Plan != nil {
-					if werr := out.Plan.Write(a.out, f.asJSON); werr != nil {
+					if werr := a.show(f.asJSON, out.Plan); werr != nil {
 						return werr
 					}
 				}

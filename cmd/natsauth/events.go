@@ -7,8 +7,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/claims"
-	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/sysevents"
 )
 
@@ -61,28 +59,6 @@ func (a *app) events(ctx context.Context, f eventsFlags) error {
 			return fmt.Errorf("%w (pass --creds of a system-account user)", err)
 		}
 	}
-	creds, err := claims.LoadCreds(credsPath)
-	if err != nil {
-		return err
-	}
-	if creds.Loose() {
-		fmt.Fprintf(a.errOut, "warning: %s is readable by other users (mode %v): chmod 600 %s\n", credsPath, creds.Mode(), credsPath)
-	}
-	nc, err := sysevents.Dial(f.server, creds.Option(), sysevents.DialOptions{Name: "natsauth events",
-		TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
-		OnDisconnect: func(err error) { fmt.Fprintf(a.errOut, "disconnected: %v (reconnecting)\n", err) },
-		OnReconnect:  func(url string) { fmt.Fprintf(a.errOut, "reconnected to %s\n", store.Redact(url)) }})
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-
-	stop, err := sysevents.Follow(nc, sysevents.Printer(a.out, f.json))
-	if err != nil {
-		return fmt.Errorf("%s: %w", store.Redact(f.server), err)
-	}
-	defer stop()
-	fmt.Fprintf(a.errOut, "following events on %s (Ctrl-C to stop)\n", store.Redact(nc.ConnectedUrl()))
-	<-ctx.Done()
-	return nil
+	return sysevents.Watch{URL: f.server, Creds: credsPath, Out: a.out, Status: a.errOut, JSON: f.json,
+		Dial: sysevents.DialOptions{Name: "natsauth events", TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey}}.Run(ctx)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -40,19 +39,15 @@ no wget or curl.`,
 				}
 				f.url = args[0]
 			}
-			return a.healthcheck(cmd.Context(), f)
+			text, err := probe.Health(cmd.Context(), f.url, f.timeout)
+			if err == nil {
+				fmt.Fprintf(a.out, "healthy: %s %s\n", f.url, text)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "url", DefaultHealthURL, "health endpoint to GET")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "give up after this long")
 	return cmd
-}
-
-func (a *app) healthcheck(ctx context.Context, f healthcheckFlags) error {
-	text, err := probe.Health(ctx, f.url, f.timeout)
-	if err == nil {
-		fmt.Fprintf(a.out, "healthy: %s %s\n", f.url, text)
-	}
-	return err
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natsauth/natsauth/accountserver"
 	"github.com/natsauth/natsauth/callout"
+	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/store"
 )
@@ -36,13 +38,7 @@ nats-server.conf, and natsauth supplies operator, resolver and system account un
 the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fl := cmd.Flags()
-			f.server.Set = map[string]bool{}
-			for flagName, short := range map[string]string{"js": "js", "tls-verify": "tlsverify", "debug": "D", "trace": "V"} {
-				if fl.Changed(flagName) {
-					f.server.Set[short] = true
-				}
-			}
+			f.server.MarkGiven(cmd.Flags().Changed)
 			return a.serve(cmd.Context(), f)
 		},
 	}
@@ -112,11 +108,12 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	if f.accountServer != "" {
-		stop, err := a.serveAccountServer(ctx, n, cfg, f.accountServer)
+		l, err := accountserver.ListenInNode(ctx, n.Store(), cfg.OperatorJWT, cfg.Home, f.accountServer, cfg.Logger)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer l.Close()
+		a.printAccountServer(l)
 	}
 	reload, stopCallout, err := f.callout.Start(ctx, n, cfg.Home, cfg.Logger)
 	if err != nil {
@@ -126,12 +123,21 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if f.callout.Account != "" {
 		fmt.Fprintf(a.out, "identity gateway for account %s running in this node (rules %s)\n", f.callout.Account, f.callout.Rules)
 	}
-	if f.console != "" {
-		stop, err := a.serveConsole(ctx, n, f)
+	if f.console != "" { // live state from this node, TLS with its certificate
+		m, err := a.manager()
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer m.Close()
+		l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
+		if noUsers {
+			fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
+		}
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
 	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), store.Redact(n.StoreURL()))
 	n.RunUntil(ctx, reload)

@@ -96,8 +96,9 @@ func (f *accountKeyFlags) bind(fs *pflag.FlagSet) {
 // given reports whether any signing-key flag was used.
 func (f *accountKeyFlags) given() bool { return len(f.sk)+len(f.rmSk) > 0 }
 
-// check reports malformed values.
-func (f *accountKeyFlags) check(p *authority.Problems) {
+// keys are the signing keys to add ("" generates one) and to remove; p
+// gets the malformed values.
+func (f *accountKeyFlags) keys(p *authority.Problems) (add, rm []string) {
 	for _, k := range splitList(f.sk) {
 		switch {
 		case strings.HasPrefix(k, "SA"):
@@ -105,12 +106,6 @@ func (f *accountKeyFlags) check(p *authority.Problems) {
 		case k != "generate" && !strings.HasPrefix(k, "A"):
 			p.Add("--sk %.60q: give generate or an account public key (A...)", k)
 		}
-	}
-}
-
-// keys are the signing keys to add ("" generates one) and to remove.
-func (f *accountKeyFlags) keys() (add, rm []string) {
-	for _, k := range splitList(f.sk) {
 		add = append(add, strings.TrimPrefix(k, "generate"))
 	}
 	return add, splitList(f.rmSk)

@@ -31,16 +31,11 @@ natsauth doctor names the accounts whose home and store copies differ.`,
 				return fmt.Errorf("store replace: name the accounts, or give --all")
 			}
 			return a.withManager(func(m *manage.Manager) error {
+				replace := func() (*manage.Result, error) { return m.ReplaceInStores(cmd.Context(), args...) }
 				if all {
-					accs, err := m.Home().Accounts()
-					if err != nil {
-						return err
-					}
-					for _, acc := range accs {
-						args = append(args, acc.Name)
-					}
+					replace = func() (*manage.Result, error) { return m.ReplaceAllInStores(cmd.Context()) }
 				}
-				res, err := m.ReplaceInStores(cmd.Context(), args...)
+				res, err := replace()
 				res.WriteText(a.out)
 				return err
 			})

@@ -1,22 +1,6 @@
 package declare
 
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-)
-
-// Write writes the plan for people (WriteText) or, with asJSON, as one
-// indented JSON document for scripts.
-func (p *Plan) Write(w io.Writer, asJSON bool) error {
-	if !asJSON {
-		p.WriteText(w)
-		return nil
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p)
-}
+import "fmt"
 
 // Mismatch says, in one line, how far the home is from the plan's file:
 // "" when it matches and nothing drifted.
