@@ -18,6 +18,7 @@ type Listener struct {
 	srv  *http.Server
 	url  string
 	done chan error
+	log  *slog.Logger
 	// after run once the server stopped (see ListenConfig).
 	after []func()
 }
@@ -53,6 +54,7 @@ func Listen(ctx context.Context, as *Server, addr string, tc *tls.Config, log *s
 		},
 		url:  fmt.Sprintf("%s://%s/jwt/v1/accounts/", scheme, ln.Addr()),
 		done: make(chan error, 1),
+		log:  log,
 	}
 	go func() {
 		err := l.srv.Serve(ln)
@@ -70,6 +72,19 @@ func (l *Listener) URL() string { return l.url }
 
 // Done reports the end of serving: nil after Close, else why it failed.
 func (l *Listener) Done() <-chan error { return l.done }
+
+// Wait serves until ctx ends and then closes l; when serving fails
+// first, it closes l and returns why.
+func (l *Listener) Wait(ctx context.Context) error {
+	select {
+	case err := <-l.done:
+		_ = l.Close()
+		return fmt.Errorf("account-server: serve: %w", err)
+	case <-ctx.Done():
+	}
+	l.log.Info("account server shutting down")
+	return l.Close()
+}
 
 // Close stops the account server: watch streams end first (they would
 // hold the shutdown), then the HTTP server within 5 s, then what

@@ -1,9 +1,14 @@
 package accountserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"path/filepath"
+
+	"github.com/natsauth/natsauth/authority"
 
 	"github.com/natsauth/natsauth/internal/tlsgen"
 	"github.com/natsauth/natsauth/store"
@@ -100,3 +105,43 @@ func (c ListenConfig) tlsConfig() (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// Check reports what Listen cannot serve, in the account-server command's
+// flags: a certificate without its key, a client CA without HTTPS, creds
+// without a NATS URL to announce on.
+func (c ListenConfig) Check() error {
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("account-server: --tls-cert and --tls-key go together")
+	case c.TLSCA != "" && c.TLSCert == "":
+		return errors.New("account-server: --tls-ca needs --tls-cert and --tls-key (client certificates are checked over https only)")
+	case c.Creds != "" && c.NATSURL == "":
+		return errors.New("account-server: --creds needs --nats")
+	}
+	return nil
+}
+
+// WithHome fills what c leaves empty from the home h (nil: none): the
+// home's system user creds to announce on NATSURL, and HOME/activations
+// for pushed activation tokens.
+func (c ListenConfig) WithHome(h *authority.Home) (ListenConfig, error) {
+	if h == nil {
+		if c.NATSURL != "" && c.Creds == "" {
+			return c, errors.New("account-server: --nats needs --creds of a system-account user")
+		}
+		return c, nil
+	}
+	c.ActivationsDir = cmp.Or(c.ActivationsDir, ActivationsDir(h.Dir()))
+	if c.NATSURL != "" && c.Creds == "" {
+		p, err := h.SystemUserCreds()
+		if err != nil {
+			return c, fmt.Errorf("account-server: --nats: %w (pass --creds)", err)
+		}
+		c.Creds = p
+	}
+	return c, nil
+}
+
+// ActivationsDir is where the account servers of the home in dir keep
+// pushed activation tokens.
+func ActivationsDir(home string) string { return filepath.Join(home, "activations") }

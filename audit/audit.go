@@ -25,7 +25,9 @@ package audit
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"strconv"
@@ -314,4 +316,17 @@ func AppendAll(ctx context.Context, l Log, entries []Entry) error {
 		}
 	}
 	return nil
+}
+
+// Write writes entries to w one a line: as JSON objects (asJSON), what
+// scripts read, or as their String, for people.
+func Write(w io.Writer, entries []Entry, asJSON bool) {
+	for _, e := range entries {
+		if asJSON {
+			b, _ := json.Marshal(e)
+			fmt.Fprintf(w, "%s\n", b)
+			continue
+		}
+		fmt.Fprintln(w, e.String())
+	}
 }

@@ -2,6 +2,8 @@ package authority
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"time"
 
@@ -30,6 +32,31 @@ type Activation struct {
 
 // Decorated returns the token in nsc's decorated file form.
 func (a *Activation) Decorated() ([]byte, error) { return jwt.DecorateJWT(a.Token) }
+
+// WriteDecorated writes the token to w in nsc's decorated file form.
+func (a *Activation) WriteDecorated(w io.Writer) error {
+	dec, err := a.Decorated()
+	if err == nil {
+		_, err = w.Write(dec)
+	}
+	return err
+}
+
+// WriteFile writes the token to path in nsc's decorated file form, mode
+// 0600 even when the file existed.
+func (a *Activation) WriteFile(path string) error {
+	dec, err := a.Decorated()
+	if err == nil {
+		err = os.WriteFile(path, dec, 0o600)
+	}
+	if err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("write activation token: %w", err)
+	}
+	return nil
+}
 
 // GenerateActivation signs an activation token with the exporting
 // account's key, as nsc does: its identity key when the seed is here

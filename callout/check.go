@@ -29,6 +29,17 @@ type CheckInput struct {
 	CertPEM []byte
 }
 
+// WriteNotes writes what a check of in leaves unchecked, for people: a
+// token taken without verifying it, a password user without a password.
+func (in CheckInput) WriteNotes(w io.Writer) {
+	if in.NoVerify {
+		fmt.Fprintln(w, "(token not verified: --no-verify)")
+	}
+	if in.Username != "" && in.Password == "" {
+		fmt.Fprintln(w, "(password not checked: give --password-stdin to check it)")
+	}
+}
+
 // Check decides for in as the gateway would, without NATS, and explains
 // every rule tried. users may be nil when no rule uses passwords.
 func Check(ctx context.Context, rs *Rules, in CheckInput, users *userdb.DB) (*Decision, error) {

@@ -140,3 +140,54 @@ func StartInNode(ctx context.Context, n *node.Node, h *authority.Home, account, 
 	}
 	return svc, func() { svc.Close(); closeUsers() }, nil
 }
+
+// InNode is the gateway `natsauth serve --callout` runs inside its node:
+// the callout account, its rules file and the password users' store URL
+// (--callout, --callout-rules, --callout-users). The zero InNode runs none.
+type InNode struct{ Account, Rules, Users string }
+
+// Configure checks c and gives the node configuration the callout
+// account's default sentinel (read from the home in cfg.Home), so that
+// clients without creds go through the gateway, across reloads too.
+func (c InNode) Configure(cfg *node.Config) error {
+	if c.Account == "" {
+		if c.Rules != "" || c.Users != "" {
+			return errors.New("serve: --callout-rules and --callout-users go with --callout ACCOUNT")
+		}
+		return nil
+	}
+	if c.Rules == "" {
+		return errors.New("serve: --callout needs --callout-rules FILE")
+	}
+	h, err := authority.Open(cfg.Home)
+	if err != nil {
+		return err
+	}
+	if cfg.DefaultSentinel, err = Sentinel(h, c.Account); err != nil {
+		return fmt.Errorf("serve --callout: %w", err)
+	}
+	return nil
+}
+
+// Start runs the gateway in the started node n (StartInNode) and returns
+// what a SIGHUP does for it — reload the rules, logging a refused file —
+// and how to stop it. Without an account both do nothing.
+func (c InNode) Start(ctx context.Context, n *node.Node, home string, log *slog.Logger) (reload, stop func(), err error) {
+	if c.Account == "" {
+		return func() {}, func() {}, nil
+	}
+	h, err := authority.Open(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, stop, err := StartInNode(ctx, n, h, c.Account, c.Rules, c.Users, log.With("component", "callout"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve --callout: %w", err)
+	}
+	reload = func() {
+		if _, err := svc.Reload(); err != nil {
+			log.Error("callout: reload rules", "err", err)
+		}
+	}
+	return reload, stop, nil
+}

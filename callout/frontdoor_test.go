@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/callout"
 	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/node"
 )
 
 // The password users of a managed home are the primary store's, audited in
@@ -176,4 +178,45 @@ func TestStandalone(t *testing.T) {
 	if !strings.Contains(string(body), "natsauth_callout_decisions_total") {
 		t.Errorf("metrics lack the decisions:\n%s", body)
 	}
+}
+
+// InNode checks its flags, sets the node's default sentinel, and runs the
+// gateway in the node until stopped.
+func TestInNode(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, tc := range []struct {
+		c    callout.InNode
+		want string
+	}{
+		{callout.InNode{Rules: "r.yaml"}, "--callout-rules and --callout-users go with --callout ACCOUNT"},
+		{callout.InNode{Account: "AUTH"}, "--callout needs --callout-rules FILE"},
+		{callout.InNode{Account: "APP", Rules: e.rules}, "serve --callout: "},
+	} {
+		cfg := node.Config{Home: e.home.Dir()}
+		if err := tc.c.Configure(&cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)
+		}
+	}
+	cfg := node.Config{Home: e.home.Dir()}
+	if err := (callout.InNode{}).Configure(&cfg); err != nil || cfg.DefaultSentinel != "" {
+		t.Errorf("no callout: got %v, sentinel %q", err, cfg.DefaultSentinel)
+	}
+	in := callout.InNode{Account: "AUTH", Rules: e.rules, Users: "sqlite://" + filepath.Join(e.dir, "home", "accounts.db")}
+	if err := in.Configure(&cfg); err != nil || cfg.DefaultSentinel == "" {
+		t.Fatalf("AUTH: got %v, sentinel %q", err, cfg.DefaultSentinel)
+	}
+	ctx := context.Background()
+	if err := e.users.Add(ctx, "alice", "correct horse", []string{"staff"}); err != nil {
+		t.Fatal(err)
+	}
+	reload, stop, err := in.Start(ctx, e.node, e.home.Dir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload()
+	nc := e.mustConnect(nats.UserInfo("alice", "correct horse"))
+	if who := whoami(t, nc); who.Account != e.app.Pub {
+		t.Errorf("alice is in account %s, want APP %s", who.Account, e.app.Pub)
+	}
+	stop()
 }

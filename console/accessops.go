@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/natsauth/natsauth/console/access"
@@ -42,6 +43,34 @@ func (a Admin) AddUser(ctx context.Context, name string, role access.Role, accou
 		detail += " " + note
 	}
 	return u, a.Manager.RecordAccessChange(ctx, manage.ActionAddConsoleUser, detail)
+}
+
+// Listen serves a console for a on addr (HTTPS with certFile and keyFile)
+// with live state from the servers remote names — `natsauth console` —
+// after making sure someone can sign in (EnsureAdmin): the password of an
+// admin it made is returned, even with an error, to be shown once.
+func (a Admin) Listen(ctx context.Context, remote manage.Remote, initAdmin, addr, certFile, keyFile string,
+	log *slog.Logger) (l *Listener, madePassword string, err error) {
+	pw, err := a.EnsureAdmin(ctx, initAdmin)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := remote.Check(); err != nil {
+		return nil, pw, err
+	}
+	l, err = Listen(ctx, Config{Manager: a.Manager, Access: a.Access, Connect: a.Manager.SystemConnector(remote, "natsauth console"),
+		Logger: log}, addr, certFile, keyFile)
+	return l, pw, err
+}
+
+// CheckScope refuses an account role scoped to an account of the home
+// that does not exist; every other role and account passes.
+func (a Admin) CheckScope(role access.Role, account string) error {
+	if !role.Scoped() || account == "" {
+		return nil
+	}
+	_, err := a.Manager.Home().Account(account)
+	return err
 }
 
 // SetPassword sets a console user's password, which ends its sessions.

@@ -37,10 +37,7 @@ func (s *Server) listConsoleUsers(c *call) error {
 // checkScope refuses an account role scoped to an account that does not
 // exist.
 func (s *Server) checkScope(role access.Role, account string) error {
-	if !role.Scoped() || account == "" {
-		return nil
-	}
-	if _, err := s.m.Home().Account(account); err != nil {
+	if err := s.admin().CheckScope(role, account); err != nil {
 		return badRequest("no such account", fieldErr("account", err.Error()))
 	}
 	return nil

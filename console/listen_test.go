@@ -179,3 +179,65 @@ func TestListenInNode(t *testing.T) {
 		t.Errorf("fresh home on a bad address: noUsers %v, err %v", noUsers, err)
 	}
 }
+
+// CheckScope refuses an account role of a missing account, for the API
+// and the CLI alike.
+func TestAdminCheckScope(t *testing.T) {
+	e := newEnv(t)
+	ad := console.Admin{Manager: e.m, Access: e.acc}
+	accs, err := e.m.Home().Accounts()
+	if err != nil || len(accs) == 0 {
+		t.Fatal(accs, err)
+	}
+	for _, tc := range []struct {
+		role    access.Role
+		account string
+		ok      bool
+	}{
+		{access.AccountAdmin, accs[0].Name, true},
+		{access.AccountAdmin, "Nope", false},
+		{access.AccountObserver, "Nope", false},
+		{access.OperatorAdmin, "Nope", true},
+		{access.AccountAdmin, "", true},
+	} {
+		if err := ad.CheckScope(tc.role, tc.account); (err == nil) != tc.ok {
+			t.Errorf("%s of %q: got %v, want ok %v", tc.role, tc.account, err, tc.ok)
+		}
+	}
+}
+
+// Admin.Listen makes the first admin of an empty console, refuses a bad
+// server URL (still returning the made password) and serves the console.
+func TestAdminListen(t *testing.T) {
+	e := newEnv(t)
+	ctx := audit.WithActor(context.Background(), audit.Actor{Via: audit.ViaCLI, Command: "test"})
+	empty, err := access.OpenMemory(access.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := console.Admin{Manager: e.m, Access: empty}
+	log := slog.New(slog.DiscardHandler)
+	if _, _, err := ad.Listen(ctx, manage.Remote{}, "", "127.0.0.1:0", "", "", log); !errors.Is(err, console.ErrNoUsers) {
+		t.Fatalf("no users, no admin name: %v", err)
+	}
+	l, pw, err := ad.Listen(ctx, manage.Remote{Servers: []string{"http://not-nats"}}, "root", "127.0.0.1:0", "", "", log)
+	if err == nil || l != nil || pw == "" {
+		t.Fatalf("bad server: got %v, %v, password %q", l, err, pw)
+	}
+	if _, err := empty.Authenticate(ctx, "root", pw); err != nil {
+		t.Errorf("the made admin cannot sign in: %v", err)
+	}
+	l, pw, err = ad.Listen(ctx, manage.Remote{}, "root", "127.0.0.1:0", "", "", log)
+	if err != nil || pw != "" {
+		t.Fatalf("with users: got %v, password %q", err, pw)
+	}
+	defer l.Close()
+	resp, err := http.Get(l.URL() + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("openapi: %s", resp.Status)
+	}
+}

@@ -156,7 +156,8 @@ func Imports(w io.Writer, rows []ImportRow) error {
 }
 
 // AccountInHome renders an account of h (Account) with who imports its
-// exports and which of its imports are broken (Sharing).
+// exports, which of its imports are broken (Sharing) and, for a callout
+// account, its auth callout (AuthCallout).
 func AccountInHome(w io.Writer, h *authority.Home, acc *authority.AccountInfo) error {
 	users, err := h.Users(acc.Name)
 	if err != nil {
@@ -181,7 +182,19 @@ func AccountInHome(w io.Writer, h *authority.Home, acc *authority.AccountInfo) e
 	if err := account(w, acc, users, names); err != nil {
 		return err
 	}
-	return Sharing(w, acc, exps, imps)
+	if err := Sharing(w, acc, exps, imps); err != nil || !acc.Claims.Authorization.IsEnabled() {
+		return err
+	}
+	return AuthCallout(w, h, acc)
+}
+
+// UserInHome renders a user of h (User) with its account and creds path.
+func UserInHome(w io.Writer, h *authority.Home, u *authority.UserInfo) error {
+	acc, err := h.Account(u.Account)
+	if err != nil {
+		return err
+	}
+	return User(w, acc, u, h.CredsPath(u.Account, u.Name))
 }
 
 // Sharing renders who imports acc's exports and the state of its imports,

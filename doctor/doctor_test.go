@@ -351,3 +351,15 @@ func TestSeverityJSON(t *testing.T) {
 		t.Fatal("unknown severity accepted")
 	}
 }
+
+func TestHomeCommand(t *testing.T) {
+	for dir, want := range map[string]string{
+		"/srv/natsauth":   "natsauth --home /srv/natsauth",
+		"/srv/my home":    "natsauth --home '/srv/my home'",
+		"/srv/it's$HOME/": `natsauth --home '/srv/it'\''s$HOME/'`,
+	} {
+		if got := HomeCommand(dir); got != want {
+			t.Errorf("HomeCommand(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}

@@ -364,3 +364,7 @@ func FixPermissions(h *authority.Home) ([]string, error) {
 	}
 	return changed, nil
 }
+
+// HomeCommand is Options.Command for a home named on the command line:
+// natsauth --home DIR, DIR quoted for a shell when it needs it.
+func HomeCommand(dir string) string { return "natsauth --home " + shellQuote(dir) }

@@ -149,7 +149,29 @@ func (m *Manager) Publish(ctx context.Context, names ...string) (*Result, error)
 // deliberate way out of a poisoned record (a JWT from the future, a wrong
 // copy written by another tool) that newer-only writes can never replace.
 func (m *Manager) ReplaceInStores(ctx context.Context, names ...string) (*Result, error) {
+	return m.replaceInStores(ctx, func() ([]string, error) { return names, nil })
+}
+
+// ReplaceAllInStores is ReplaceInStores for every account of the home,
+// listed under the change lock, so an account added meanwhile is not
+// missed.
+func (m *Manager) ReplaceAllInStores(ctx context.Context) (*Result, error) {
+	return m.replaceInStores(ctx, func() ([]string, error) {
+		accs, err := m.home.Accounts()
+		names := make([]string, len(accs))
+		for i, acc := range accs {
+			names[i] = acc.Name
+		}
+		return names, err
+	})
+}
+
+func (m *Manager) replaceInStores(ctx context.Context, list func() ([]string, error)) (*Result, error) {
 	return m.run(ctx, func(c *change) error {
+		names, err := list()
+		if err != nil {
+			return err
+		}
 		for _, n := range names {
 			acc, err := m.home.Account(n)
 			if err != nil {

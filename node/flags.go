@@ -41,6 +41,18 @@ type ServerFlags struct {
 	Set map[string]bool
 }
 
+// MarkGiven records in Set which boolean flags natsauth serve was given —
+// changed reports one by its natsauth name: js, tls-verify, debug, trace —
+// so that an explicit false overrides the config file.
+func (f *ServerFlags) MarkGiven(changed func(name string) bool) {
+	f.Set = map[string]bool{}
+	for name, key := range map[string]string{"js": "js", "tls-verify": "tlsverify", "debug": "D", "trace": "V"} {
+		if changed(name) {
+			f.Set[key] = true
+		}
+	}
+}
+
 // args renders the flags as nats-server command-line arguments.
 func (f ServerFlags) args(configFile string) []string {
 	var a []string

@@ -81,3 +81,21 @@ func TestServerFlagsCheckAcceptsGoodValues(t *testing.T) {
 		}
 	}
 }
+
+// A boolean flag given as false still overrides the config file.
+func TestServerFlagsMarkGiven(t *testing.T) {
+	var f ServerFlags
+	given := map[string]bool{"js": true, "debug": true, "port": true}
+	f.MarkGiven(func(name string) bool { return given[name] })
+	args := strings.Join(f.args(""), " ")
+	for _, want := range []string{"-js=false", "-D=false"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	for _, not := range []string{"tlsverify", "-V="} {
+		if strings.Contains(args, not) {
+			t.Errorf("args %q have %q, which was not given", args, not)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/internal/sighup"
 	"github.com/natsauth/natsauth/metrics"
 	"github.com/natsauth/natsauth/resolver"
 	"github.com/natsauth/natsauth/serving"
@@ -294,6 +295,21 @@ func (n *Node) Start(ctx context.Context) error {
 	n.log.Info("natsauth node ready", "client_url", s.ClientURL(), "store", store.Redact(n.storeURL),
 		"jetstream", s.JetStreamEnabled(), "system_account", n.opts.SystemAccount)
 	return nil
+}
+
+// RunUntil runs until ctx ends (SIGINT or SIGTERM in natsauth serve):
+// every SIGHUP reloads the server's configuration (Reload, a failure
+// logged) and then calls also — reloads of what runs beside the node.
+func (n *Node) RunUntil(ctx context.Context, also ...func()) {
+	sighup.Until(ctx, func() {
+		if err := n.Reload(); err != nil {
+			n.log.Info("reload failed", "err", err)
+		}
+		for _, f := range also {
+			f()
+		}
+	})
+	n.log.Info("shutting down")
 }
 
 // Reload re-reads the config file and flags and applies what nats-server

@@ -3,9 +3,11 @@ package serving
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/internal/fsx"
 )
 
 // DefaultResolverURL is the accounts URL of `natsauth account-server` on
@@ -137,6 +139,22 @@ func checkResolverURL(s string) error {
 	}
 	if strings.ContainsAny(s, " \t\r\n\"'()#;,{}[]") {
 		return fmt.Errorf("--url %q: contains a character a nats-server.conf URL(...) cannot hold", s)
+	}
+	return nil
+}
+
+// WriteFile renders the configuration for h into path, mode 0644: it holds
+// no seed, and the server may run as another user.
+func (c StockConfig) WriteFile(h *authority.Home, path string) error {
+	conf, err := c.Render(h)
+	if err != nil {
+		return err
+	}
+	if err := fsx.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return fmt.Errorf("generate config: %w", err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		return fmt.Errorf("generate config: %w", err)
 	}
 	return nil
 }

@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -214,4 +216,21 @@ func nameKey(name, key string) string {
 		return name
 	}
 	return "-"
+}
+
+// Printer is a Follow handler that writes each record to w as one line:
+// its Line, or with asJSON one JSON object. Follow may call it from
+// several goroutines; the lines never interleave.
+func Printer(w io.Writer, asJSON bool) func(Record) {
+	var mu sync.Mutex
+	return func(rec Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		if asJSON {
+			b, _ := json.Marshal(rec)
+			fmt.Fprintf(w, "%s\n", b)
+			return
+		}
+		fmt.Fprintln(w, rec.Line())
+	}
 }

@@ -13,11 +13,14 @@ package userdb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -397,4 +400,24 @@ func (d *DB) Authenticate(ctx context.Context, name, password string) (User, err
 		return User{}, fmt.Errorf("user %s: %w", name, ErrDisabled)
 	}
 	return u, nil
+}
+
+// WriteUsers writes password users for people — a table of name, state,
+// groups and last change — or, with asJSON, as indented JSON.
+func WriteUsers(w io.Writer, users []User, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(users)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
+	for _, u := range users {
+		state := "enabled"
+		if u.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
@@ -109,23 +106,17 @@ func newAccountCmd(a *app, edit bool) *cobra.Command {
 		if edit && e.IsZero() && !kf.given() && p.Len() == 0 {
 			p.Add("nothing to change: give a setting such as --max-connections 100 or --sk generate (see --help)")
 		}
-		kf.check(p)
+		addKeys, rmKeys := kf.keys(p)
 		h, err := a.openHome()
 		if err != nil {
 			return err
 		}
-		before, err := h.Account(name)
 		if p.Len() > 0 { // report what the library would find as well
-			p.AddErr(e.Check())
-			switch {
-			case name != "" && (edit || errors.Is(err, authority.ErrInvalid)):
-				p.AddErr(err)
-			case name != "" && err == nil:
-				p.Add("account %q already exists", name)
-			}
+			h.AccountProblems(p, name, e, edit)
 			return p.Err()
 		}
-		e.AddSigningKeys, e.RemoveSigningKeys = kf.keys()
+		before, _ := h.Account(name)
+		e.AddSigningKeys, e.RemoveSigningKeys = addKeys, rmKeys
 		return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
 			change := func() (*authority.AccountInfo, *manage.Result, error) { return m.EditAccount(cmd.Context(), name, e) }
 			if !edit {
@@ -137,17 +128,7 @@ func newAccountCmd(a *app, edit bool) *cobra.Command {
 			if acc == nil {
 				return res, err
 			}
-			fmt.Fprintf(a.out, "%s account %s %s\n", map[bool]string{false: "added", true: "edited"}[edit], acc.Name, acc.Pub)
-			for _, c := range changes {
-				fmt.Fprintf(a.out, "  %s\n", c)
-			}
-			describe.SigningKeyChanges(a.out, before, acc)
-			if js := acc.Claims.Limits.JetStreamLimits; (e.JSStreams != nil || e.JSConsumer != nil) && js.MemoryStorage == 0 && js.DiskStorage == 0 {
-				fmt.Fprintf(a.out, "  note: JetStream stays disabled until --js-mem-storage or --js-disk-storage is set\n")
-			}
-			if pub != "" {
-				fmt.Fprintf(a.out, "  its seed is not here: add a signing key (natsauth edit account %s --sk generate) to issue its users here\n", acc.Name)
-			}
+			describe.AccountChanged(a.out, before, acc, e, changes, edit, pub != "")
 			return res, err
 		})
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -87,14 +84,13 @@ func (a *app) operatorTrust(operator, form string) (string, *trust.Policy, *auth
 
 func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error {
 	log := a.logger()
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return errors.New("account-server: --tls-cert and --tls-key go together")
+	c := accountserver.ListenConfig{
+		Options: accountserver.Options{Logger: log, MaxBodyBytes: f.maxBody},
+		Addr:    f.listen, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSCA: f.tlsCA,
+		NATSURL: f.natsURL, Creds: f.creds, ActivationsDir: f.activations,
 	}
-	if f.tlsCA != "" && f.tlsCert == "" {
-		return errors.New("account-server: --tls-ca needs --tls-cert and --tls-key (client certificates are checked over https only)")
-	}
-	if f.creds != "" && f.natsURL == "" {
-		return errors.New("account-server: --creds needs --nats")
+	if err := c.Check(); err != nil {
+		return err
 	}
 	opJWT, policy, home, err := a.operatorTrust(f.operatorFile, "FILE")
 	if err != nil {
@@ -104,57 +100,21 @@ func (a *app) runAccountServer(ctx context.Context, f accountServerFlags) error 
 	if err != nil {
 		return fmt.Errorf("account-server: %w", err)
 	}
-	storeURL, _ := serving.PickStore(a.explicitStoreURL(), "", dir)
-	creds, err := announcerCreds(f, home)
-	if err != nil {
-		return fmt.Errorf("account-server: %w", err)
+	c.OperatorJWT, c.Policy = opJWT, policy
+	c.StoreURL, _ = serving.PickStore(a.explicitStoreURL(), "", dir)
+	if c, err = c.WithHome(home); err != nil {
+		return err
 	}
-	l, err := accountserver.ListenConfig{
-		Options:  accountserver.Options{OperatorJWT: opJWT, Policy: policy, Logger: log, MaxBodyBytes: f.maxBody},
-		StoreURL: storeURL, Addr: f.listen, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSCA: f.tlsCA,
-		NATSURL: f.natsURL, Creds: creds, ActivationsDir: cmp.Or(f.activations, homeActivations(home)),
-	}.Listen(ctx)
+	l, err := c.Listen(ctx)
 	if err != nil {
 		return err
 	}
 	a.printAccountServer(l)
-	select {
-	case err := <-l.Done():
-		_ = l.Close()
-		return fmt.Errorf("account-server: serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("account server shutting down")
-	return l.Close()
+	return l.Wait(ctx)
 }
 
 // printAccountServer says where an account server listens and how stock
 // nats-servers use it.
 func (a *app) printAccountServer(l *accountserver.Listener) {
 	fmt.Fprintf(a.out, "account server listening on %s\nnats-server: resolver: URL(%s)\n", l.URL(), l.URL())
-}
-
-// announcerCreds are the creds of the announcer on --nats: --creds, or
-// the home's system user ("" without --nats).
-func announcerCreds(f accountServerFlags, home *authority.Home) (string, error) {
-	if f.creds != "" || f.natsURL == "" {
-		return f.creds, nil
-	}
-	if home == nil {
-		return "", errors.New("--nats needs --creds of a system-account user")
-	}
-	p, err := home.SystemUserCreds()
-	if err != nil {
-		return "", fmt.Errorf("--nats: %w (pass --creds)", err)
-	}
-	return p, nil
-}
-
-// homeActivations is where an account server of the home keeps pushed
-// activation tokens, or "" without a home.
-func homeActivations(h *authority.Home) string {
-	if h == nil {
-		return ""
-	}
-	return filepath.Join(h.Dir(), "activations")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -71,14 +70,7 @@ func (a *app) showAudit(ctx context.Context, f auditFlags) error {
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	for _, e := range entries {
-		if f.json {
-			b, _ := json.Marshal(e)
-			fmt.Fprintf(a.out, "%s\n", b)
-			continue
-		}
-		fmt.Fprintln(a.out, e.String())
-	}
+	audit.Write(a.out, entries, f.json)
 	if !f.json && len(entries) == 0 {
 		fmt.Fprintln(a.errOut, "no audit entries")
 	}

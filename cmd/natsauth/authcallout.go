@@ -7,6 +7,7 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("edit", newEditAuthCalloutCmd) }
@@ -42,20 +43,17 @@ Flags are nsc's; users and accounts may be given by public key or by name.`,
 			}
 			e.AuthUsers, e.RemoveAuthUsers = splitList(e.AuthUsers), splitList(e.RemoveAuthUsers)
 			e.AllowedAccounts, e.RemoveAllowedAccounts = splitList(e.AllowedAccounts), splitList(e.RemoveAllowedAccounts)
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			acc, res, err := m.EditAuthCallout(cmd.Context(), name, e)
-			if acc != nil {
-				fmt.Fprintf(a.out, "edited authcallout of account %s %s\n", acc.Name, acc.Pub)
-				if derr := describe.AuthCallout(a.out, m.Home(), acc); derr != nil {
-					return derr
+			return a.withManager(func(m *manage.Manager) error {
+				acc, res, err := m.EditAuthCallout(cmd.Context(), name, e)
+				if acc != nil {
+					fmt.Fprintf(a.out, "edited authcallout of account %s %s\n", acc.Name, acc.Pub)
+					if derr := describe.AuthCallout(a.out, m.Home(), acc); derr != nil {
+						return derr
+					}
 				}
-			}
-			res.WriteText(a.out)
-			return err
+				res.WriteText(a.out)
+				return err
+			})
 		},
 	}
 	fl := cmd.Flags()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -13,7 +12,7 @@ import (
 	"github.com/natsauth/natsauth/callout/userdb"
 	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/internal/sighup"
-	"github.com/natsauth/natsauth/node"
+	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("", newCalloutCmd) }
@@ -58,35 +57,31 @@ stay. Clients without creds reach the callout through the server's default_senti
 	return cmd
 }
 
-// openUsers opens the password users: --users, or the store's; their
-// changes go to the core's audit log. The returned func closes both.
-func (a *app) openUsers(ctx context.Context, flag string) (*userdb.DB, func(), error) {
-	m, err := a.manager()
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := callout.OpenManagedUsers(ctx, m, flag)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	return db, func() {
-		if db != nil {
-			db.Close()
+// withUsers calls fn with the password users: --users, or the store's
+// (nil when the store keeps none); their changes go to the core's audit
+// log.
+func (a *app) withUsers(ctx context.Context, flag string, fn func(*userdb.DB) error) error {
+	return a.withManager(func(m *manage.Manager) error {
+		db, err := callout.OpenManagedUsers(ctx, m, flag)
+		if err != nil {
+			return err
 		}
-		m.Close()
-	}, nil
+		if db != nil {
+			defer db.Close()
+		}
+		return fn(db)
+	})
 }
 
 func (a *app) runCallout(ctx context.Context, f calloutFlags) error {
 	if f.rules == "" {
 		return errors.New("callout: give the rules file with --rules FILE")
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	return a.withManager(func(m *manage.Manager) error { return a.standaloneCallout(ctx, f, m) })
+}
+
+// standaloneCallout runs the gateway until ctx ends, reloading on SIGHUP.
+func (a *app) standaloneCallout(ctx context.Context, f calloutFlags, m *manage.Manager) error {
 	svc, account, stop, err := callout.Standalone{Account: f.account, RulesFile: f.rules, UsersURL: f.users,
 		Remote:     callout.Remote{URL: f.natsURL, Creds: f.creds, SysCreds: f.sysCreds, NoSys: f.noSys, TLSCA: f.tlsCA},
 		QueueGroup: f.queue, Workers: f.workers, Logger: a.logger(), MetricsAddr: f.metrics,
@@ -138,30 +133,21 @@ func newCalloutCheckCmd(a *app) *cobra.Command {
 					return fmt.Errorf("callout check: read password: %w", err)
 				}
 			}
-			var db *userdb.DB
-			if in.Username != "" {
-				if _, err := a.openHome(); err == nil {
-					var closeDB func()
-					if db, closeDB, err = a.openUsers(cmd.Context(), users); err != nil {
-						return err
-					}
-					defer closeDB()
+			check := func(db *userdb.DB) error {
+				d, err := callout.Check(cmd.Context(), rs, in, db)
+				if err != nil {
+					return err
 				}
+				if asJSON {
+					return writeJSON(a.out, d.Report())
+				}
+				in.WriteNotes(a.out)
+				return d.WriteText(a.out)
 			}
-			d, err := callout.Check(cmd.Context(), rs, in, db)
-			if err != nil {
-				return err
+			if _, err := a.openHome(); err == nil && in.Username != "" {
+				return a.withUsers(cmd.Context(), users, check)
 			}
-			if asJSON {
-				return writeJSON(a.out, d.Report())
-			}
-			if in.NoVerify {
-				fmt.Fprintln(a.out, "(token not verified: --no-verify)")
-			}
-			if in.Username != "" && in.Password == "" {
-				fmt.Fprintln(a.out, "(password not checked: give --password-stdin to check it)")
-			}
-			return d.WriteText(a.out)
+			return check(nil)
 		},
 	}
 	fl := cmd.Flags()
@@ -215,52 +201,4 @@ through the callout. It grants nothing by itself. 'natsauth serve --callout' set
 	cmd.Flags().StringVarP(&account, "account", "a", "", "the callout account (default: the home's only account with an auth callout)")
 	cmd.Flags().StringVar(&conf, "conf", "", "write a nats-server.conf fragment (default_sentinel: ...) to this file instead of printing the JWT")
 	return cmd
-}
-
-// serveCallout are the flags of serve --callout.
-type serveCallout struct{ account, rules, users string }
-
-// configure gives the node the callout account's default sentinel, so that
-// clients without creds go through the gateway (kept across reloads).
-func (c serveCallout) configure(a *app, cfg *node.Config) error {
-	if c.account == "" {
-		if c.rules != "" || c.users != "" {
-			return errors.New("serve: --callout-rules and --callout-users go with --callout ACCOUNT")
-		}
-		return nil
-	}
-	if c.rules == "" {
-		return errors.New("serve: --callout needs --callout-rules FILE")
-	}
-	h, err := a.openHome()
-	if err != nil {
-		return err
-	}
-	if cfg.DefaultSentinel, err = callout.Sentinel(h, c.account); err != nil {
-		return fmt.Errorf("serve --callout: %w", err)
-	}
-	return nil
-}
-
-// start runs the gateway in the started node and returns what a SIGHUP
-// does for it (reload the rules) and how to stop it.
-func (c serveCallout) start(ctx context.Context, a *app, n *node.Node, log *slog.Logger) (func(), func(), error) {
-	if c.account == "" {
-		return func() {}, func() {}, nil
-	}
-	h, err := a.openHome()
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, stop, err := callout.StartInNode(ctx, n, h, c.account, c.rules, c.users, log.With("component", "callout"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("serve --callout: %w", err)
-	}
-	fmt.Fprintf(a.out, "identity gateway for account %s running in this node (rules %s)\n", c.account, c.rules)
-	reload := func() {
-		if _, err := svc.Reload(); err != nil {
-			log.Error("callout: reload rules", "err", err)
-		}
-	}
-	return reload, stop, nil
 }

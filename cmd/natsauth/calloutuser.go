@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/callout/userdb"
-	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/password"
 )
 
@@ -28,15 +27,12 @@ connections of a user that is disabled or whose password changes.`,
 	cmd.PersistentFlags().StringVar(&usersURL, "users", "", "password user database URL (default: the store)")
 	// withUsers runs fn on the password users for one command.
 	withUsers := func(cmd *cobra.Command, fn func(*userdb.DB) error) error {
-		db, closeDB, err := a.openUsers(cmd.Context(), usersURL)
-		if err != nil {
-			return err
-		}
-		defer closeDB()
-		if db == nil {
-			return fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
-		}
-		return fn(db)
+		return a.withUsers(cmd.Context(), usersURL, func(db *userdb.DB) error {
+			if db == nil {
+				return fmt.Errorf("%w: give --users sqlite:///path/users.db or postgres://...", userdb.ErrUnsupported)
+			}
+			return fn(db)
+		})
 	}
 
 	var groups []string
@@ -106,19 +102,7 @@ connections of a user that is disabled or whose password changes.`,
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					return writeJSON(a.out, users)
-				}
-				tw := describe.NewTable(a.out)
-				fmt.Fprintf(tw, "NAME\tSTATE\tGROUPS\tCHANGED\n")
-				for _, u := range users {
-					state := "enabled"
-					if u.Disabled {
-						state = "disabled"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, state, strings.Join(u.Groups, ","), u.UpdatedAt.UTC().Format("2006-01-02 15:04:05"))
-				}
-				return tw.Flush()
+				return userdb.WriteUsers(a.out, users, asJSON)
 			})
 		},
 	}

@@ -11,11 +11,9 @@ import (
 
 	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/console/access"
-	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/clidoc"
 	"github.com/natsauth/natsauth/internal/password"
 	"github.com/natsauth/natsauth/manage"
-	"github.com/natsauth/natsauth/node"
 )
 
 func init() { register("", newConsoleCmd) }
@@ -68,24 +66,14 @@ func (a *app) runConsole(ctx context.Context, f consoleFlags) error {
 
 // listenConsole serves the console until ctx ends.
 func (a *app) listenConsole(ctx context.Context, f consoleFlags, ad console.Admin) error {
-	m := ad.Manager
-	pw, err := ad.EnsureAdmin(ctx, f.initAdmin)
+	l, pw, err := ad.Listen(ctx, manage.Remote{Servers: f.servers, Creds: f.creds}, f.initAdmin, f.listen, f.tlsCert, f.tlsKey, a.logger())
+	if pw != "" {
+		fmt.Fprintf(a.out, "made console user %s (operator-admin); its password, shown only now: %s\n", f.initAdmin, pw)
+	}
 	if errors.Is(err, console.ErrNoUsers) {
 		return errors.New("there is no console user yet: run natsauth console user add NAME --role operator-admin, " +
 			"or start with --init-admin NAME")
 	}
-	if err != nil {
-		return err
-	}
-	if pw != "" {
-		fmt.Fprintf(a.out, "made console user %s (operator-admin); its password, shown only now: %s\n", f.initAdmin, pw)
-	}
-	remote := manage.Remote{Servers: f.servers, Creds: f.creds}
-	if err := remote.Check(); err != nil {
-		return err
-	}
-	l, err := console.Listen(ctx, console.Config{Manager: m, Access: ad.Access, Connect: m.SystemConnector(remote, "natsauth console"),
-		Logger: a.logger()}, f.listen, f.tlsCert, f.tlsKey)
 	if err != nil {
 		return err
 	}
@@ -116,10 +104,8 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withAccess(cmd.Context(), func(ad console.Admin) error {
 				role := access.Role(add.role)
-				if role.Scoped() && add.account != "" {
-					if _, err := ad.Manager.Home().Account(add.account); err != nil {
-						return fmt.Errorf("--account: %w", err)
-					}
+				if err := ad.CheckScope(role, add.account); err != nil {
+					return fmt.Errorf("--account: %w", err)
 				}
 				return a.withPassword(cmd.InOrStdin(), add.passwordStdin, func(pw string) error {
 					u, err := ad.AddUser(cmd.Context(), args[0], role, add.account, pw, "")
@@ -181,18 +167,7 @@ func newConsoleUserCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if lf.json {
-					for i := range us {
-						us[i].PasswordHash = ""
-					}
-					return writeJSON(a.out, us)
-				}
-				tw := describe.NewTable(a.out)
-				fmt.Fprintln(tw, "NAME\tROLE\tACCOUNT\tCREATED")
-				for _, u := range us {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Account, u.Created.Local().Format("2006-01-02 15:04"))
-				}
-				return tw.Flush()
+				return access.WriteUsers(a.out, us, lf.json)
 			})
 		},
 	}
@@ -231,17 +206,14 @@ func newConsoleTokenCmd(a *app) *cobra.Command {
 
 // withAccess opens the core and the console users for one command.
 func (a *app) withAccess(ctx context.Context, fn func(console.Admin) error) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	ad, err := console.OpenAdmin(ctx, m)
-	if err != nil {
-		return err
-	}
-	defer ad.Access.Close()
-	return fn(ad)
+	return a.withManager(func(m *manage.Manager) error {
+		ad, err := console.OpenAdmin(ctx, m)
+		if err != nil {
+			return err
+		}
+		defer ad.Access.Close()
+		return fn(ad)
+	})
 }
 
 // withPassword reads the password from in (--password-stdin) or makes
@@ -278,26 +250,4 @@ func consoleFieldErr(err error) error {
 		}
 		return "--" + field
 	})
-}
-
-// serveConsole runs the console inside `natsauth serve --console ADDR`:
-// live state from this node, TLS with the node's certificate.
-func (a *app) serveConsole(ctx context.Context, n *node.Node, f serveFlags) (func(), error) {
-	m, err := a.manager()
-	if err != nil {
-		return nil, err
-	}
-	l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
-	if noUsers {
-		fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
-	}
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
-	return func() {
-		l.Close()
-		m.Close()
-	}, nil
 }

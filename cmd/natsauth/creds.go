@@ -7,7 +7,6 @@ import (
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/internal/fsx"
-	"github.com/natsauth/natsauth/manage"
 )
 
 func init() { register("generate", newGenerateCredsCmd) }
@@ -25,13 +24,8 @@ func newGenerateCredsCmd(a *app) *cobra.Command {
 			if user == "" {
 				p.Add("user name is required: give it with -n USER")
 			}
-			h, err := a.openHome()
+			h, acc, err := a.homeAccount(p, account)
 			if err != nil {
-				return err
-			}
-			acc, err := manage.PickAccount(h, account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
 				return err
 			}
 			creds, err := h.Creds(acc, user)

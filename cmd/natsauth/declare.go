@@ -51,12 +51,7 @@ func (a *app) withFile(f fileFlags, fn func(*manage.Manager, declare.Source) err
 	if err != nil {
 		return err
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	return fn(m, file)
+	return a.withManager(func(m *manage.Manager) error { return fn(m, file) })
 }
 
 // planExit makes plan exit 2 when the home does not match the file.
@@ -66,14 +61,6 @@ func (e planExit) Error() string { return e.summary + " (exit status 2)" }
 
 // ExitCode is the process exit status: 2, changes to make.
 func (e planExit) ExitCode() int { return 2 }
-
-func (a *app) writePlan(p *declare.Plan, asJSON bool) error {
-	if asJSON {
-		return writeJSON(a.out, p)
-	}
-	p.WriteText(a.out)
-	return nil
-}
 
 func newExportFileCmd(a *app) *cobra.Command {
 	var accounts []string
@@ -159,13 +146,11 @@ func (a *app) plan(ctx context.Context, f fileFlags, remote manage.Remote) error
 		if err != nil {
 			return err
 		}
-		if err := a.writePlan(p, f.asJSON); err != nil {
+		if err := a.show(f.asJSON, p); err != nil {
 			return err
 		}
-		if !p.Empty() {
-			c, u, d := p.Counts()
-			return planExit{fmt.Sprintf("plan: the home does not match %s: %d to create, %d to update, %d to delete, %d drifted",
-				p.File, c, u, d, len(p.Drift))}
+		if s := p.Mismatch(); s != "" {
+			return planExit{"plan: " + s}
 		}
 		return nil
 	})
@@ -194,7 +179,7 @@ file twice changes nothing the second time.`,
 			return a.withFile(f, func(m *manage.Manager, file declare.Source) error {
 				out, err := m.Apply(cmd.Context(), file, manage.ApplyOptions{NoUsers: f.noUsers, Prune: f.prune, CredsDir: credsDir})
 				if out.Plan != nil {
-					if werr := a.writePlan(out.Plan, f.asJSON); werr != nil {
+					if werr := a.show(f.asJSON, out.Plan); werr != nil {
 						return werr
 					}
 				}

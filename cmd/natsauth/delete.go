@@ -28,27 +28,18 @@ elsewhere stays valid until it expires; --revoke also revokes it in the account
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := authority.NewProblems("delete user")
 			name := nameArg(p, "user", args, name)
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			acc, err := manage.PickAccount(m.Home(), account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
-				return err
-			}
-			res, err := m.DeleteUser(cmd.Context(), acc, name, revoke)
-			if err == nil || res != nil {
-				fmt.Fprintf(a.out, "deleted user %s from account %s\n", name, acc)
-				if revoke {
-					fmt.Fprintf(a.out, "revoked its JWTs in account %s\n", acc)
-				} else {
-					fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
+			return a.change(p, account, func(m *manage.Manager, acc string) (*manage.Result, error) {
+				res, err := m.DeleteUser(cmd.Context(), acc, name, revoke)
+				if err == nil || res != nil {
+					fmt.Fprintf(a.out, "deleted user %s from account %s\n", name, acc)
+					if revoke {
+						fmt.Fprintf(a.out, "revoked its JWTs in account %s\n", acc)
+					} else {
+						fmt.Fprintf(a.out, "note: copies of its creds stay valid; revoke them with natsauth revocations add-user -a %s -u <public key>\n", acc)
+					}
 				}
-			}
-			res.WriteText(a.out)
-			return err
+				return res, err
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "user name")
@@ -70,17 +61,13 @@ func newDeleteAccountCmd(a *app) *cobra.Command {
 			if err := p.Err(); err != nil {
 				return err
 			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			acc, res, err := m.DeleteAccount(cmd.Context(), name)
-			if acc != nil {
-				fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
-			}
-			res.WriteText(a.out)
-			return err
+			return a.change(p, name, func(m *manage.Manager, _ string) (*manage.Result, error) {
+				acc, res, err := m.DeleteAccount(cmd.Context(), name)
+				if acc != nil {
+					fmt.Fprintf(a.out, "deleted account %s %s and its users\n", acc.Name, acc.Pub)
+				}
+				return res, err
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")

@@ -67,5 +67,6 @@ func (a *app) demo(ctx context.Context, f serveFlags) error {
 		g.MonitorAddr = addr.String()
 	}
 	g.WriteText(a.out)
-	return runUntilSignal(ctx, n, ncfg.Logger.Info)
+	n.RunUntil(ctx)
+	return nil
 }

@@ -40,6 +40,16 @@ func (o *outputFlags) emit(w io.Writer, claims any, token string) (bool, error) 
 	return false, nil
 }
 
+// show writes v as indented JSON (asJSON) or for people, with its
+// WriteText.
+func (a *app) show(asJSON bool, v interface{ WriteText(io.Writer) }) error {
+	if asJSON {
+		return writeJSON(a.out, v)
+	}
+	v.WriteText(a.out)
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -98,10 +108,7 @@ func newDescribeAccountCmd(a *app) *cobra.Command {
 			if done, err := o.emit(a.out, acc.Claims, acc.JWT); done {
 				return err
 			}
-			if err := describe.AccountInHome(a.out, h, acc); err != nil || !acc.Claims.Authorization.IsEnabled() {
-				return err
-			}
-			return describe.AuthCallout(a.out, h, acc)
+			return describe.AccountInHome(a.out, h, acc)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "account name")
@@ -120,13 +127,8 @@ func newDescribeUserCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := authority.NewProblems("describe user")
 			name := nameArg(p, "user", args, name)
-			h, err := a.openHome()
+			h, acc, err := a.homeAccount(p, account)
 			if err != nil {
-				return err
-			}
-			acc, err := manage.PickAccount(h, account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
 				return err
 			}
 			u, err := h.User(acc, name)
@@ -136,11 +138,7 @@ func newDescribeUserCmd(a *app) *cobra.Command {
 			if done, err := o.emit(a.out, u.Claims, u.JWT); done {
 				return err
 			}
-			ai, err := h.Account(acc)
-			if err != nil {
-				return err
-			}
-			return describe.User(a.out, ai, u, h.CredsPath(acc, name))
+			return describe.UserInHome(a.out, h, u)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "user name")

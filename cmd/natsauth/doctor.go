@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,7 +59,7 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			}
 			command := "natsauth"
 			if a.homeFlag != "" {
-				command += " --home " + shellArg(h.Dir())
+				command = doctor.HomeCommand(h.Dir())
 			}
 			var m *manage.Manager // the stores' manager, open until the report is written
 			defer func() {
@@ -72,8 +70,10 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			run := doctor.Run{Options: doctor.Options{Now: func() time.Time { return now }, ExpiryWindow: at.Sub(now), Command: command},
 				FixPermissions: fix, Monitors: splitList(monitors),
 				Stores: func(ctx context.Context) (st []doctor.Store, err error) {
-					m, st, err = a.doctorStores(ctx)
-					return st, err
+					if m, err = a.manager(); err != nil {
+						return nil, err
+					}
+					return m.DoctorStores(ctx)
 				}}
 			if sf.server != "" {
 				run.Servers = func(ctx context.Context) ([]doctor.SourcedVarz, error) { return doctorViaNATS(ctx, &sf, h) }
@@ -82,24 +82,10 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 			if err != nil {
 				return err
 			}
-			for _, err := range incomplete {
-				p.AddErr(err)
+			if err := a.show(asJSON, rep); err != nil {
+				return err
 			}
-			if asJSON {
-				if err := writeJSON(a.out, rep); err != nil {
-					return err
-				}
-			} else {
-				rep.WriteText(a.out)
-			}
-			if p.Len() > 0 {
-				p.SetOp("doctor: could not check everything")
-				return p.Err()
-			}
-			if n := rep.Summary["high"]; n > 0 {
-				return fmt.Errorf("doctor: %d high-severity findings", n)
-			}
-			return nil
+			return rep.Err(incomplete)
 		},
 	}
 	fl := cmd.Flags()
@@ -111,21 +97,6 @@ checked), so CI can run it; --json prints a machine-readable report.`,
 	return cmd
 }
 
-// doctorStores opens the stores the home's servers read, through the
-// core; the caller closes the manager (nil on an error opening it).
-func (a *app) doctorStores(ctx context.Context) (*manage.Manager, []doctor.Store, error) {
-	m, err := a.manager()
-	if err != nil {
-		return nil, nil, err
-	}
-	serving, err := m.ServingStores(ctx)
-	stores := make([]doctor.Store, len(serving))
-	for i, s := range serving {
-		stores[i] = doctor.Store{URL: s.URL, Store: s.Store}
-	}
-	return m, stores, err
-}
-
 // doctorViaNATS asks every server for its varz over the system account.
 func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home) ([]doctor.SourcedVarz, error) {
 	nc, err := sf.connect(h, "natsauth doctor")
@@ -134,12 +105,4 @@ func doctorViaNATS(ctx context.Context, sf *sysFlags, h *authority.Home) ([]doct
 	}
 	defer nc.Close()
 	return doctor.VarzOverNATS(ctx, nc, sf.gather)
-}
-
-// shellArg quotes a path for a command line when it needs it.
-func shellArg(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?;&|<>()[]{}!#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

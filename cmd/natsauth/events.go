@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/claims"
-	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/sysevents"
 )
 
@@ -63,38 +59,6 @@ func (a *app) events(ctx context.Context, f eventsFlags) error {
 			return fmt.Errorf("%w (pass --creds of a system-account user)", err)
 		}
 	}
-	creds, err := claims.LoadCreds(credsPath)
-	if err != nil {
-		return err
-	}
-	if creds.Loose() {
-		fmt.Fprintf(a.errOut, "warning: %s is readable by other users (mode %v): chmod 600 %s\n", credsPath, creds.Mode(), credsPath)
-	}
-	nc, err := sysevents.Dial(f.server, creds.Option(), sysevents.DialOptions{Name: "natsauth events",
-		TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
-		OnDisconnect: func(err error) { fmt.Fprintf(a.errOut, "disconnected: %v (reconnecting)\n", err) },
-		OnReconnect:  func(url string) { fmt.Fprintf(a.errOut, "reconnected to %s\n", store.Redact(url)) }})
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-
-	var mu sync.Mutex
-	stop, err := sysevents.Follow(nc, func(rec sysevents.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		if f.json {
-			b, _ := json.Marshal(rec)
-			fmt.Fprintf(a.out, "%s\n", b)
-			return
-		}
-		fmt.Fprintln(a.out, rec.Line())
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", store.Redact(f.server), err)
-	}
-	defer stop()
-	fmt.Fprintf(a.errOut, "following events on %s (Ctrl-C to stop)\n", store.Redact(nc.ConnectedUrl()))
-	<-ctx.Done()
-	return nil
+	return sysevents.Watch{URL: f.server, Creds: credsPath, Out: a.out, Status: a.errOut, JSON: f.json,
+		Dial: sysevents.DialOptions{Name: "natsauth events", TLSCA: f.tlsCA, TLSCert: f.tlsCert, TLSKey: f.tlsKey}}.Run(ctx)
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/internal/fsx"
 	"github.com/natsauth/natsauth/serving"
 )
 
@@ -59,21 +57,16 @@ func (a *app) generateConfig(f genConfigFlags) error {
 		}
 		return err
 	}
+	if f.output != "" {
+		if err := f.WriteFile(h, f.output); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "wrote the %s resolver configuration to %s\n", f.Resolver, f.output)
+		return nil
+	}
 	conf, err := f.Render(h)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = a.out.Write([]byte(conf))
 	}
-	if f.output == "" {
-		_, err := a.out.Write([]byte(conf))
-		return err
-	}
-	if err := fsx.WriteFile(f.output, []byte(conf), 0o600); err != nil {
-		return fmt.Errorf("generate config: %w", err)
-	}
-	// Not a secret (no seeds), and the server may run as another user.
-	if err := os.Chmod(f.output, 0o644); err != nil {
-		return fmt.Errorf("generate config: %w", err)
-	}
-	fmt.Fprintf(a.errOut, "wrote the %s resolver configuration to %s\n", f.Resolver, f.output)
-	return nil
+	return err
 }

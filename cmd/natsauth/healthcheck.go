@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
 
+	"github.com/natsauth/natsauth/internal/probe"
 	"github.com/spf13/cobra"
 )
 
@@ -42,38 +39,15 @@ no wget or curl.`,
 				}
 				f.url = args[0]
 			}
-			return a.healthcheck(cmd.Context(), f)
+			text, err := probe.Health(cmd.Context(), f.url, f.timeout)
+			if err == nil {
+				fmt.Fprintf(a.out, "healthy: %s %s\n", f.url, text)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "url", DefaultHealthURL, "health endpoint to GET")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "give up after this long")
 	return cmd
-}
-
-func (a *app) healthcheck(ctx context.Context, f healthcheckFlags) error {
-	if !strings.HasPrefix(f.url, "http://") && !strings.HasPrefix(f.url, "https://") {
-		return fmt.Errorf("healthcheck: --url %q: want an http:// or https:// URL", f.url)
-	}
-	if f.timeout <= 0 {
-		return fmt.Errorf("healthcheck: --timeout %v: want a positive duration", f.timeout)
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck %s: %w", f.url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	text := strings.TrimSpace(string(body))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck %s: %s: %s", f.url, resp.Status, text)
-	}
-	fmt.Fprintf(a.out, "healthy: %s %s\n", f.url, text)
-	return nil
 }

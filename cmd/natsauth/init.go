@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
+	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/manage"
 )
 
@@ -45,16 +46,7 @@ home as it is and succeeds (for container start-up).`,
 				return err
 			}
 			defer m.Close()
-			h := m.Home()
-			op := h.Operator()
-			creds, _ := h.SystemUserCreds()
-			fmt.Fprintf(a.out, "created operator %s in %s\n", h.OperatorName(), h.Dir())
-			fmt.Fprintf(a.out, "  operator key          %s\n", op.Subject)
-			for _, sk := range op.SigningKeys {
-				fmt.Fprintf(a.out, "  operator signing key  %s\n", sk)
-			}
-			fmt.Fprintf(a.out, "  system account        %s %s\n", authority.SystemAccountName, h.SystemAccount())
-			fmt.Fprintf(a.out, "  system user creds     %s\n", creds)
+			describe.HomeCreated(a.out, m.Home())
 			res.WriteText(a.out)
 			if err != nil {
 				return err

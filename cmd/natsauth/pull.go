@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/natsauth/natsauth/manage"
 	"github.com/spf13/cobra"
 )
 
@@ -43,19 +44,16 @@ func (a *app) pull(ctx context.Context, f remoteFlags) error {
 	if !f.all && len(names) == 0 {
 		return fmt.Errorf("pull: which accounts? give -a ACCOUNT or -A (all)")
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	rep := a.newReport(f.asJSON)
-	_, res, err := m.Pull(ctx, f.remote, names, f.all, &rep.Report)
-	if err != nil && len(rep.Answers) == 0 {
-		return err // refused before asking anything
-	}
-	failed := a.finish(rep, "pull")
-	if !f.asJSON {
-		res.WriteText(a.out) // under --json the output stays one JSON document
-	}
-	return errors.Join(failed, err)
+	return a.withManager(func(m *manage.Manager) error {
+		rep := manage.PrintReport(a.out, f.asJSON)
+		_, res, err := m.Pull(ctx, f.remote, names, f.all, rep)
+		if err != nil && len(rep.Answers) == 0 {
+			return err // refused before asking anything
+		}
+		failed := rep.Finish(a.out, "pull", f.asJSON)
+		if !f.asJSON {
+			res.WriteText(a.out) // under --json the output stays one JSON document
+		}
+		return errors.Join(failed, err)
+	})
 }

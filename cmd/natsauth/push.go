@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/natsauth/natsauth/manage"
 	"github.com/spf13/cobra"
 )
 
@@ -56,14 +57,11 @@ func (a *app) push(ctx context.Context, f pushFlags) error {
 	if !f.all && len(names) == 0 && !f.prune {
 		return fmt.Errorf("push: which accounts? give -a ACCOUNT, -A (all) or --prune")
 	}
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	rep := a.newReport(f.asJSON)
-	if err := m.Push(ctx, f.remote, names, f.all, f.prune, &rep.Report); err != nil {
-		return err
-	}
-	return a.finish(rep, "push")
+	return a.withManager(func(m *manage.Manager) error {
+		rep := manage.PrintReport(a.out, f.asJSON)
+		if err := m.Push(ctx, f.remote, names, f.all, f.prune, rep); err != nil {
+			return err
+		}
+		return rep.Finish(a.out, "push", f.asJSON)
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -44,38 +43,4 @@ func (f *remoteFlags) accounts(verb string) ([]string, error) {
 		return []string{f.account}, nil
 	}
 	return nil, nil
-}
-
-// report prints answers as they come (or as JSON at the end).
-type report struct {
-	manage.Report
-	asJSON bool
-}
-
-func (a *app) newReport(asJSON bool) *report {
-	r := &report{asJSON: asJSON}
-	if !asJSON {
-		r.OnAnswer = func(ans manage.Answer) { fmt.Fprintln(a.out, ans) }
-	}
-	return r
-}
-
-// finish prints the JSON report (with --json) and returns an error when
-// anything failed, so the command exits non-zero.
-func (a *app) finish(r *report, verb string) error {
-	failed := r.Failures()
-	if r.asJSON {
-		b, err := json.MarshalIndent(&r.Report, "", "  ")
-		if err != nil {
-			return fmt.Errorf("%s: encode report: %w", verb, err)
-		}
-		fmt.Fprintln(a.out, string(b))
-	}
-	if failed > 0 {
-		return fmt.Errorf("%s: %d of %d answers were refusals or failures (see above)", verb, failed, len(r.Answers))
-	}
-	if !r.asJSON {
-		fmt.Fprintf(a.out, "%s: %d answers, all ok\n", verb, len(r.Answers))
-	}
-	return nil
 }

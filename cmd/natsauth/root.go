@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -114,12 +113,14 @@ func (a *app) home() (string, error) { return serving.Home(a.homeFlag) }
 // explicitStoreURL is the store named by --store or NATSAUTH_STORE, or "".
 func (a *app) explicitStoreURL() string { return serving.ExplicitStore(a.storeFlag) }
 
-var logLevels = []string{"debug", "info", "warn", "warning", "error"}
+// logLevels are the values of --log-level.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo,
+	"warn": slog.LevelWarn, "warning": slog.LevelWarn, "error": slog.LevelError}
 
 // checkGlobals reports bad global flags, whatever the command.
 func (a *app) checkGlobals() error {
 	p := authority.NewProblems("natsauth")
-	if !slices.Contains(logLevels, strings.ToLower(a.logLevel)) {
+	if _, ok := logLevels[strings.ToLower(a.logLevel)]; !ok {
 		p.Add("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	if a.wait < 0 {
@@ -164,6 +165,54 @@ func (a *app) manager() (*manage.Manager, error) {
 	return manage.Open(cfg)
 }
 
+// withManager opens the management core for fn and closes it after.
+func (a *app) withManager(fn func(*manage.Manager) error) error {
+	m, err := a.manager()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return fn(m)
+}
+
+// withAccount opens the core and picks the account -a names (or the only
+// one), reporting a missing or ambiguous one with every problem in p;
+// only then it calls fn.
+func (a *app) withAccount(p *authority.Problems, account string, fn func(m *manage.Manager, account string) error) error {
+	return a.withManager(func(m *manage.Manager) error {
+		account, err := manage.PickAccount(m.Home(), account)
+		p.AddErr(err)
+		if err := p.Err(); err != nil {
+			return err
+		}
+		return fn(m, account)
+	})
+}
+
+// homeAccount opens the home and picks the account -a names, like
+// withAccount, for commands that only read the home.
+func (a *app) homeAccount(p *authority.Problems, account string) (*authority.Home, string, error) {
+	h, err := a.openHome()
+	if err != nil {
+		return nil, "", err
+	}
+	account, err = manage.PickAccount(h, account)
+	p.AddErr(err)
+	return h, account, p.Err()
+}
+
+// change runs one change through the core: it reports every problem in p
+// (and a missing or ambiguous -a account), else calls fn with the account
+// -a names, writes where the change went, and returns fn's error (a
+// *manage.PublishError exits 1). fn prints what changed.
+func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Manager, account string) (*manage.Result, error)) error {
+	return a.withAccount(p, account, func(m *manage.Manager, account string) error {
+		res, err := fn(m, account)
+		res.WriteText(a.out)
+		return err
+	})
+}
+
 // quietLogger is the store logger of short CLI commands: warnings and
 // errors only, unless --log-level asks for debug.
 func (a *app) quietLogger() *slog.Logger {
@@ -176,16 +225,6 @@ func (a *app) quietLogger() *slog.Logger {
 
 // logger builds the process logger; only main-level code picks a handler.
 func (a *app) logger() *slog.Logger {
-	var lvl slog.Level
-	switch strings.ToLower(a.logLevel) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "warn", "warning":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	default:
-		lvl = slog.LevelInfo
-	}
+	lvl := logLevels[strings.ToLower(a.logLevel)] // info when unknown: checkGlobals refuses it
 	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: lvl}))
 }

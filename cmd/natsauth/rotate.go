@@ -102,21 +102,18 @@ The rotation is recorded in the home; each run resumes where the last stopped.`,
 // rotate runs a rotation through the core, with --server's connection
 // when given, printing its steps.
 func (a *app) rotate(ctx context.Context, f rotateFlags, o manage.RotationOptions, run func(*manage.Manager, manage.RotationOptions) error) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if f.sys.server != "" {
-		if o.Conn, err = m.Connect(f.sys.remote(), f.sys.server, "natsauth rotate"); err != nil {
-			return fmt.Errorf("%s: %w", o.Resume, err)
+	return a.withManager(func(m *manage.Manager) (err error) {
+		if f.sys.server != "" {
+			if o.Conn, err = m.Connect(f.sys.remote(), f.sys.server, "natsauth rotate"); err != nil {
+				return fmt.Errorf("%s: %w", o.Resume, err)
+			}
+			defer o.Conn.Close()
 		}
-		defer o.Conn.Close()
-	}
-	o.Key, o.Remote, o.Settle, o.Timeout, o.Gather = f.key, f.sys.remote(), f.settle, f.timeout, f.sys.gather
-	o.Say = func(format string, args ...any) { fmt.Fprintf(a.out, format, args...) }
-	o.Results = func(r *manage.Result) { r.WriteText(a.out) }
-	return run(m, o)
+		o.Key, o.Remote, o.Settle, o.Timeout, o.Gather = f.key, f.sys.remote(), f.settle, f.timeout, f.sys.gather
+		o.Say = func(format string, args ...any) { fmt.Fprintf(a.out, format, args...) }
+		o.Results = func(r *manage.Result) { r.WriteText(a.out) }
+		return run(m, o)
+	})
 }
 
 func (a *app) rotateAccountKey(ctx context.Context, f rotateFlags, account string, keepOld bool) error {

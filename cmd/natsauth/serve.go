@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/natsauth/natsauth/internal/sighup"
+	"github.com/natsauth/natsauth/accountserver"
+	"github.com/natsauth/natsauth/callout"
+	"github.com/natsauth/natsauth/console"
 	"github.com/natsauth/natsauth/node"
 	"github.com/natsauth/natsauth/store"
 )
@@ -20,7 +22,7 @@ type serveFlags struct {
 	allowDelete   bool
 	accountServer string // listen address of the account-server API; "" for none
 	metricsAddr   string // Prometheus /metrics on its own listener; "" for the monitoring port
-	callout       serveCallout
+	callout       callout.InNode
 	console       string // listen address of the HTTP API and web console; "" for none
 }
 
@@ -36,13 +38,7 @@ nats-server.conf, and natsauth supplies operator, resolver and system account un
 the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fl := cmd.Flags()
-			f.server.Set = map[string]bool{}
-			for flagName, short := range map[string]string{"js": "js", "tls-verify": "tlsverify", "debug": "D", "trace": "V"} {
-				if fl.Changed(flagName) {
-					f.server.Set[short] = true
-				}
-			}
+			f.server.MarkGiven(cmd.Flags().Changed)
 			return a.serve(cmd.Context(), f)
 		},
 	}
@@ -67,10 +63,10 @@ the file sets them. SIGHUP reloads the configuration; SIGINT/SIGTERM shut down c
 	fl.BoolVar(&f.allowDelete, "allow-delete", false, "accept operator-signed $SYS.REQ.CLAIMS.DELETE")
 	fl.StringVar(&f.metricsAddr, "metrics", "",
 		"serve Prometheus /metrics on this address (own listener), e.g. 127.0.0.1:9100; default: on the monitoring port (-m)")
-	fl.StringVar(&f.callout.account, "callout", "",
+	fl.StringVar(&f.callout.Account, "callout", "",
 		"run the identity gateway (auth callout) in this node for this callout account (see natsauth callout)")
-	fl.StringVar(&f.callout.rules, "callout-rules", "", "with --callout: the rules file")
-	fl.StringVar(&f.callout.users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
+	fl.StringVar(&f.callout.Rules, "callout-rules", "", "with --callout: the rules file")
+	fl.StringVar(&f.callout.Users, "callout-users", "", "with --callout: password users' store URL (default: the node's store)")
 	fl.StringVar(&f.accountServer, "account-server", "",
 		"also serve the account-server HTTP API over the node's store on this address (own listener), e.g. 127.0.0.1:9090")
 	fl.StringVar(&f.console, "console", "",
@@ -100,7 +96,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := f.callout.configure(a, &cfg); err != nil {
+	if err := f.callout.Configure(&cfg); err != nil {
 		return err
 	}
 	n, err := node.New(ctx, cfg)
@@ -112,38 +108,38 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	if f.accountServer != "" {
-		stop, err := a.serveAccountServer(ctx, n, cfg, f.accountServer)
+		l, err := accountserver.ListenInNode(ctx, n.Store(), cfg.OperatorJWT, cfg.Home, f.accountServer, cfg.Logger)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer l.Close()
+		a.printAccountServer(l)
 	}
-	reload, stopCallout, err := f.callout.start(ctx, a, n, cfg.Logger)
+	reload, stopCallout, err := f.callout.Start(ctx, n, cfg.Home, cfg.Logger)
 	if err != nil {
 		return err
 	}
 	defer stopCallout()
-	if f.console != "" {
-		stop, err := a.serveConsole(ctx, n, f)
+	if f.callout.Account != "" {
+		fmt.Fprintf(a.out, "identity gateway for account %s running in this node (rules %s)\n", f.callout.Account, f.callout.Rules)
+	}
+	if f.console != "" { // live state from this node, TLS with its certificate
+		m, err := a.manager()
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer m.Close()
+		l, noUsers, err := console.ListenInNode(ctx, m, n, f.console, f.server.TLSCert, f.server.TLSKey, f.server.TLSCA, a.logger())
+		if noUsers {
+			fmt.Fprintln(a.errOut, "console: there is no console user yet; add one with natsauth console user add NAME --role operator-admin")
+		}
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		fmt.Fprintf(a.out, "natsauth console on %s\n", l.URL())
 	}
 	fmt.Fprintf(a.out, "natsauth serving on %s (store %s)\n", n.ClientURL(), store.Redact(n.StoreURL()))
-	return runUntilSignal(ctx, n, cfg.Logger.Info, reload)
-}
-
-// runUntilSignal reloads on SIGHUP and returns on ctx end (SIGINT/SIGTERM).
-func runUntilSignal(ctx context.Context, n *node.Node, logf func(string, ...any), also ...func()) error {
-	sighup.Until(ctx, func() {
-		if err := n.Reload(); err != nil {
-			logf("reload failed", "err", err)
-		}
-		for _, f := range also {
-			f()
-		}
-	})
-	logf("shutting down")
+	n.RunUntil(ctx, reload)
 	return nil
 }

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natsauth/natsauth/authority"
 	"github.com/natsauth/natsauth/describe"
 	"github.com/natsauth/natsauth/internal/flagspec"
-	"github.com/natsauth/natsauth/internal/units"
 	"github.com/natsauth/natsauth/manage"
 )
 
@@ -134,13 +131,7 @@ func newAddImportCmd(a *app) *cobra.Command {
 			return a.change(p, account, func(m *manage.Manager, account string) (*manage.Result, error) {
 				before, _ := m.Home().Account(account)
 				acc, res, err := m.AddImport(cmd.Context(), account, s)
-				for _, im := range authority.AddedImports(before, acc) {
-					src := im.Account
-					if s, err := m.Home().AccountByPub(src); err == nil {
-						src = s.Name
-					}
-					fmt.Fprintf(a.out, "added import to account %s: %s\n", acc.Name, describe.ImportLine(im, src))
-				}
+				describe.AddedImports(a.out, m.Home(), before, acc)
 				return res, err
 			})
 		},
@@ -219,26 +210,22 @@ natsauth add import -u. Revoke it with natsauth revocations add-activation.`,
 			if err != nil {
 				return nil, err
 			}
-			exp := units.FormatTime(act.Claims.Expires, "never")
-			msg := fmt.Sprintf("activation token of account %s for %s: %s %s, expires %s", account, s.Target, act.Export.Type, act.Claims.ImportSubject, exp)
-			if push {
-				u, err := manage.PushActivation(cmd.Context(), api, act)
-				if err == nil {
-					fmt.Fprintf(a.out, "pushed %s\n  the importer adds it with: natsauth add import -a %s -u %s\n", msg, s.Target, u)
-				}
-				return nil, err
-			}
-			dec, err := act.Decorated()
-			if err != nil || out == "--" {
+			msg, where := describe.Activation(account, s.Target, act), out
+			switch {
+			case push:
+				where, err = manage.PushActivation(cmd.Context(), api, act)
+				msg = "pushed " + msg
+			case out == "--":
 				fmt.Fprintf(a.errOut, "%s\n", msg)
-				_, werr := a.out.Write(dec)
-				return nil, errors.Join(err, werr)
+				return nil, act.WriteDecorated(a.out)
+			default:
+				err = act.WriteFile(out)
+				msg = fmt.Sprintf("wrote %s to %s", msg, out)
 			}
-			if err := os.WriteFile(out, dec, 0o600); err != nil {
-				return nil, fmt.Errorf("write activation token: %w", err)
+			if err == nil {
+				fmt.Fprintf(a.out, "%s\n  the importer adds it with: natsauth add import -a %s -u %s\n", msg, s.Target, where)
 			}
-			fmt.Fprintf(a.out, "wrote %s to %s\n  the importer adds it with: natsauth add import -a %s -u %s\n", msg, out, s.Target, out)
-			return nil, os.Chmod(out, 0o600)
+			return nil, err
 		})
 	}
 	return cmd
@@ -274,8 +261,7 @@ the target's tokens on the rest.`,
 				}
 				share, res, err := change(cmd.Context(), exporter, g)
 				if share != nil {
-					fmt.Fprintf(a.out, "%s account %s the consumer %s/%s of account %s\n  JetStream API prefix for %s's clients: %s\n  subjects: %v\n",
-						verb, share.Importer.Name, g.Stream, g.Consumer, share.Exporter.Name, share.Importer.Name, share.APIPrefix, share.Subjects)
+					describe.ConsumerShare(a.out, verb, g, share)
 				}
 				return res, err
 			})

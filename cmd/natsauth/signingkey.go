@@ -64,29 +64,16 @@ Servers read the operator JWT only at start: restart them after an edit.`,
 			if setRequire {
 				e.RequireSigningKeys = &require
 			}
-			m, err := a.manager()
-			if err != nil {
+			return a.withManager(func(m *manage.Manager) error {
+				out, res, err := m.EditOperator(cmd.Context(), e)
+				var required *bool
+				if setRequire && err == nil {
+					required = &require
+				}
+				describe.OperatorEdited(a.out, m.Home(), out.Added, out.Removed, required, out.Resigned)
+				res.WriteText(a.out)
 				return err
-			}
-			defer m.Close()
-			out, res, err := m.EditOperator(cmd.Context(), e)
-			for _, k := range out.Added {
-				fmt.Fprintf(a.out, "added operator signing key %s\n", k)
-			}
-			for _, k := range out.Removed {
-				fmt.Fprintf(a.out, "removed operator signing key %s\n", k)
-			}
-			if setRequire && err == nil {
-				fmt.Fprintf(a.out, "operator %s requires signing keys: %s\n", m.Home().OperatorName(), describe.YesNo(require))
-			}
-			for _, acc := range out.Resigned {
-				fmt.Fprintf(a.out, "  re-signed account %s with the operator signing key\n", acc.Name)
-			}
-			if len(out.Added)+len(out.Removed) > 0 || setRequire && err == nil {
-				describe.RestartNote(a.out, m.Home())
-			}
-			res.WriteText(a.out)
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -109,8 +96,9 @@ func (f *accountKeyFlags) bind(fs *pflag.FlagSet) {
 // given reports whether any signing-key flag was used.
 func (f *accountKeyFlags) given() bool { return len(f.sk)+len(f.rmSk) > 0 }
 
-// check reports malformed values.
-func (f *accountKeyFlags) check(p *authority.Problems) {
+// keys are the signing keys to add ("" generates one) and to remove; p
+// gets the malformed values.
+func (f *accountKeyFlags) keys(p *authority.Problems) (add, rm []string) {
 	for _, k := range splitList(f.sk) {
 		switch {
 		case strings.HasPrefix(k, "SA"):
@@ -118,12 +106,6 @@ func (f *accountKeyFlags) check(p *authority.Problems) {
 		case k != "generate" && !strings.HasPrefix(k, "A"):
 			p.Add("--sk %.60q: give generate or an account public key (A...)", k)
 		}
-	}
-}
-
-// keys are the signing keys to add ("" generates one) and to remove.
-func (f *accountKeyFlags) keys() (add, rm []string) {
-	for _, k := range splitList(f.sk) {
 		add = append(add, strings.TrimPrefix(k, "generate"))
 	}
 	return add, splitList(f.rmSk)
@@ -162,23 +144,14 @@ reconnect under the new template. The permission flags are add user's.`,
 			if r == nil && e.IsZero() && p.Len() == 0 {
 				p.Add("nothing to change: give --role or a permission such as --allow-pub SUBJECT")
 			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			account, err := manage.PickAccount(m.Home(), f.account)
-			p.AddErr(err)
-			if err := p.Err(); err != nil {
-				return err
-			}
-			acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
-			if acc != nil {
-				fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
-				describe.Permissions(a.out, scope.Template.Permissions)
-			}
-			res.WriteText(a.out)
-			return err
+			return a.change(p, f.account, func(m *manage.Manager, account string) (*manage.Result, error) {
+				acc, scope, res, err := m.EditSigningKey(cmd.Context(), account, key, authority.SigningKeyEdit{Role: r, Template: e})
+				if acc != nil {
+					fmt.Fprintf(a.out, "edited signing key %s of account %s: role %q\n", scope.Key, acc.Name, scope.Role)
+					describe.Permissions(a.out, scope.Template.Permissions)
+				}
+				return res, err
+			})
 		},
 	}
 	f.bind(cmd.Flags(), true)

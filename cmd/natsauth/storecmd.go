@@ -30,23 +30,15 @@ natsauth doctor names the accounts whose home and store copies differ.`,
 			if all == (len(args) > 0) {
 				return fmt.Errorf("store replace: name the accounts, or give --all")
 			}
-			m, err := a.manager()
-			if err != nil {
+			return a.withManager(func(m *manage.Manager) error {
+				replace := func() (*manage.Result, error) { return m.ReplaceInStores(cmd.Context(), args...) }
+				if all {
+					replace = func() (*manage.Result, error) { return m.ReplaceAllInStores(cmd.Context()) }
+				}
+				res, err := replace()
+				res.WriteText(a.out)
 				return err
-			}
-			defer m.Close()
-			if all {
-				accs, err := m.Home().Accounts()
-				if err != nil {
-					return err
-				}
-				for _, acc := range accs {
-					args = append(args, acc.Name)
-				}
-			}
-			res, err := m.ReplaceInStores(cmd.Context(), args...)
-			res.WriteText(a.out)
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every account of the home")
@@ -115,12 +107,8 @@ func (a *app) runStoreCopy(ctx context.Context, f copyFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
-		if err := writeJSON(a.out, sum); err != nil {
-			return err
-		}
-	} else {
-		sum.WriteText(a.out)
+	if err := a.show(f.json, sum); err != nil {
+		return err
 	}
 	if sum.Refused > 0 {
 		return refusedError{sum.Refused}

@@ -65,7 +65,8 @@ and tests; production servers should get certificates from your own CA.`,
 				}
 				return err
 			}
-			writeTLSSummary(a, f)
+			f.WriteText(a.out)
+			f.WriteWarnings(a.errOut)
 			return nil
 		},
 	}
@@ -75,14 +76,4 @@ and tests; production servers should get certificates from your own CA.`,
 	fl.IntVar(&days, "days", int(tlsgen.DefaultValidity/(24*time.Hour)), "days the certificates are valid")
 	fl.BoolVar(&force, "force", false, "replace existing files in the directory")
 	return cmd
-}
-
-// writeTLSSummary prints what was written and how to use it, and warns
-// about a directory others can read.
-func writeTLSSummary(a *app, f *tlsgen.Files) {
-	f.WriteText(a.out)
-	if f.DirShared {
-		fmt.Fprintf(a.errOut, "warning: %s can be read by other users; the keys are 0600, but keep TLS material in a 0700 directory (chmod 700 %s)\n",
-			f.Dir, f.Dir)
-	}
 }

@@ -128,15 +128,7 @@ func newUserCmd(a *app, edit bool) *cobra.Command {
 		account, err := manage.PickAccount(h, f.account)
 		p.AddErr(err)
 		if p.Len() > 0 { // report the problems the library would find as well
-			if err := authority.CheckName("user", name); name != "" && err != nil && !edit {
-				p.Add("%v", err)
-			}
-			p.AddErr(e.Check())
-			if _, err := h.User(account, name); account != "" && edit && name != "" {
-				p.AddErr(err)
-			} else if _, err := h.Account(account); account != "" && !edit {
-				p.AddErr(err)
-			}
+			h.UserProblems(p, account, name, e, edit)
 			return p.Err()
 		}
 		var u *authority.UserInfo
@@ -149,18 +141,7 @@ func newUserCmd(a *app, edit bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.out, "%sed user %s %s %s account %s\n", verb, u.Name, u.Pub, map[bool]string{false: "to", true: "in"}[edit], u.Account)
-		describe.UserSummary(a.out, u)
-		if acc, err := h.Account(u.Account); err == nil && !edit {
-			describe.UserSigner(a.out, acc, u)
-		}
-		if publicKey != "" {
-			fmt.Fprintf(a.out, "  creds  none: the user was issued from its public key and its seed is not here.\n"+
-				"         The holder of the seed makes the creds file from the user JWT:\n"+
-				"         natsauth describe user -a %s -n %s --raw > %s.jwt\n", u.Account, u.Name, u.Name)
-			return nil
-		}
-		fmt.Fprintf(a.out, "  creds  %s\n", h.CredsPath(u.Account, u.Name))
+		describe.UserIssued(a.out, h, u, edit, publicKey != "")
 		if reRevoked {
 			fmt.Fprintf(a.errOut, "warning: %s was revoked; the re-issued JWT is newer than the revocation and is accepted.\n"+
 				"  revoke it again with: natsauth revocations add-user -a %s -n %s\n", u.Name, u.Account, u.Name)
@@ -195,24 +176,4 @@ func permSpecs(e *authority.PermissionEdit, who string, edit bool) []flagspec.Sp
 			flagspec.S("rm-response-perms", "remove the response permission", 'b', flagspec.Value(&e.RemoveResp, flagspec.Bool)))
 	}
 	return s
-}
-
-// change runs one change through the core: it reports every problem in p
-// (and a missing or ambiguous -a account), else calls fn with the account
-// -a names, writes where the change went, and returns fn's error (a
-// *manage.PublishError exits 1). fn prints what changed.
-func (a *app) change(p *authority.Problems, account string, fn func(m *manage.Manager, account string) (*manage.Result, error)) error {
-	m, err := a.manager()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	account, err = manage.PickAccount(m.Home(), account)
-	p.AddErr(err)
-	if err := p.Err(); err != nil {
-		return err
-	}
-	res, err := fn(m, account)
-	res.WriteText(a.out)
-	return err
 }

@@ -341,6 +341,15 @@ func LoadCAPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// WriteWarnings warns on w about a directory others can read, where the
+// keys are private but the material should not be.
+func (f *Files) WriteWarnings(w io.Writer) {
+	if f.DirShared {
+		fmt.Fprintf(w, "warning: %s can be read by other users; the keys are 0600, but keep TLS material in a 0700 directory (chmod 700 %s)\n",
+			f.Dir, f.Dir)
+	}
+}
+
 // WriteText tells people what was written and how servers (stock
 // nats-server too) and clients use it.
 func (f *Files) WriteText(w io.Writer) {

@@ -190,6 +190,16 @@ func TestGenerateWarnsAboutASharedDirectory(t *testing.T) {
 	if !f.DirShared {
 		t.Error("DirShared not set for a 0755 directory")
 	}
+	var b strings.Builder
+	f.WriteWarnings(&b)
+	if want := "warning: " + dir + " can be read by other users;"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("warning: got %q, want it to start with %q", b.String(), want)
+	}
+	f.DirShared = false
+	b.Reset()
+	if f.WriteWarnings(&b); b.Len() != 0 {
+		t.Errorf("warning for a private directory: %q", b.String())
+	}
 }
 
 func TestCheckHosts(t *testing.T) {
