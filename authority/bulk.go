@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -177,24 +178,27 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		return acc, nil, nil, nil
 	}
 	usersDir := h.usersDir(name)
-	var entries []fs.DirEntry
+	var names []string
 	files, err := openDirFiles(usersDir)
 	if err == nil {
 		defer files.Close()
-		entries, err = files.entries()
+		names, err = files.names()
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil, fmt.Errorf("list users of %s: %w", name, err)
 	}
 	var users []*UserInfo
 	var payloads []lazyClaims
-	for _, e := range entries {
-		un, ok := strings.CutSuffix(e.Name(), ".jwt")
-		if e.IsDir() || !ok || CheckName("user", un) != nil {
+	for _, fn := range names {
+		un, ok := strings.CutSuffix(fn, ".jwt")
+		if !ok || CheckName("user", un) != nil {
 			continue
 		}
-		p := usersDir + string(filepath.Separator) + e.Name() // = userJWTPath, without cleaning it again
-		tok, err := files.readJWT(e.Name())
+		p := usersDir + string(filepath.Separator) + fn // = userJWTPath, without cleaning it again
+		tok, err := files.readJWT(fn)
+		if errors.Is(err, syscall.EISDIR) {
+			continue // a directory named like a user's JWT is not one
+		}
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}

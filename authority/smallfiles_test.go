@@ -27,13 +27,9 @@ func TestDirFilesReadWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	entries, err := d.entries()
+	names, err := d.names()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
 	}
 	sort.Strings(names)
 	if strings.Join(names, ",") != "edge,edge1,empty,large,small" {
@@ -60,5 +56,34 @@ func TestDirFilesReadWhole(t *testing.T) {
 	}
 	if _, err := openDirFiles(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing directory: %v", err)
+	}
+}
+
+// A directory in an account's users directory, even one named like a
+// user's JWT, is no user: the bulk read skips it.
+func TestSnapshotSkipsDirectoryNamedLikeAUser(t *testing.T) {
+	h, err := Init(filepath.Join(t.TempDir(), "home"), "Op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AddAccount("A", AccountEdit{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AddUser("A", "u", UserEdit{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(h.usersDir("A"), "odd.jwt"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, users, err := h.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range users["A"] {
+		names = append(names, u.Name)
+	}
+	if strings.Join(names, ",") != "u" {
+		t.Fatalf("users of A: %v, want u", names)
 	}
 }

@@ -32,21 +32,43 @@ func readJWT(path string) (string, error) { return readSmallAt(unix.AT_FDCWD, pa
 // bulk read of a home reads 110,000 of them, and a name relative to an
 // open directory spares the kernel the walk of the whole path each time.
 type dirFiles struct {
-	f   *os.File
 	fd  int
 	dir string
 }
 
+// openDirFiles opens dir with one system call (os.Open would add five:
+// a poller registration that fails for a directory, and fcntl calls).
 func openDirFiles(dir string) (*dirFiles, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
-	return &dirFiles{f: f, fd: int(f.Fd()), dir: dir}, nil
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return &dirFiles{fd: fd, dir: dir}, nil
 }
 
-// entries lists the directory, in no particular order.
-func (d *dirFiles) entries() ([]fs.DirEntry, error) { return d.f.ReadDir(-1) }
+// names lists the names in the directory but "." and "..", in no
+// particular order; they may name subdirectories (readJWT then fails with
+// EISDIR).
+func (d *dirFiles) names() ([]string, error) {
+	var buf [8192]byte
+	var names []string
+	for {
+		n, err := unix.ReadDirent(d.fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdirent", Path: d.dir, Err: err}
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
 
 // readJWT reads the file name of the directory without its surrounding
 // white space.
@@ -54,7 +76,7 @@ func (d *dirFiles) readJWT(name string) (string, error) {
 	return readSmallAt(d.fd, name, d.dir+string(os.PathSeparator)+name)
 }
 
-func (d *dirFiles) Close() error { return d.f.Close() }
+func (d *dirFiles) Close() error { return unix.Close(d.fd) }
 
 // readSmallAt reads file name of directory dirfd with three system calls
 // (open, read, close): a read shorter than asked is the end of a regular

@@ -3,7 +3,6 @@
 package authority
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,17 @@ func openDirFiles(dir string) (*dirFiles, error) {
 	return &dirFiles{dir: dir}, nil
 }
 
-func (d *dirFiles) entries() ([]fs.DirEntry, error) { return os.ReadDir(d.dir) }
+// names lists the names in the directory, subdirectories left out.
+func (d *dirFiles) names() ([]string, error) {
+	entries, err := os.ReadDir(d.dir)
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, err
+}
 
 func (d *dirFiles) readJWT(name string) (string, error) { return readJWT(filepath.Join(d.dir, name)) }
 
