@@ -313,6 +313,15 @@ func (r *Rule) grant(id *Identity, defTTL time.Duration) (*Grant, error) {
 	if g.TTL == 0 {
 		g.TTL = defTTL
 	}
+	// An issued user lives no longer than the proof it was issued on: a
+	// token's exp, a certificate's NotAfter.
+	if !id.Expires.IsZero() {
+		left := time.Until(id.Expires).Truncate(time.Second)
+		if left <= 0 {
+			return nil, fmt.Errorf("rule %s: the %s identity expired at %s", r.Name, id.Source, id.Expires.UTC().Format(time.RFC3339))
+		}
+		g.TTL = min(g.TTL, left)
+	}
 	if g.Name == "" {
 		g.Name = id.Subject
 	}

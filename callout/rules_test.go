@@ -158,6 +158,33 @@ func TestRulesDecide(t *testing.T) {
 	}
 }
 
+// An issued user expires with the token or certificate it was issued on
+// when that comes before the rule's TTL; an expired one gets nothing.
+func TestGrantTTLCappedAtIdentityExpiry(t *testing.T) {
+	rs := mustRules(t, goodRules)
+	claims := map[string]any{"sub": "u42", "email": "u42@example.com", "email_verified": true, "groups": []any{"blue"}}
+	for _, tc := range []struct {
+		name    string
+		expires time.Time
+		lo, hi  time.Duration // the grant's TTL, or 0, 0 for a refusal
+	}{
+		{"no expiry", time.Time{}, 10 * time.Minute, 10 * time.Minute},
+		{"expires after the TTL", time.Now().Add(time.Hour), 10 * time.Minute, 10 * time.Minute},
+		{"expires before the TTL", time.Now().Add(5 * time.Minute), 4*time.Minute + 50*time.Second, 5 * time.Minute},
+		{"expired", time.Now().Add(-time.Second), 0, 0},
+	} {
+		id := oidcIdentity(claims)
+		id.Expires = tc.expires
+		d := rs.Decide(only(SourceOIDC, id))
+		switch {
+		case tc.hi == 0 && (d.Allowed || !strings.Contains(d.Detail, "expired")):
+			t.Errorf("%s: allowed %v (%s %s), want a refusal", tc.name, d.Allowed, d.Reason, d.Detail)
+		case tc.hi != 0 && (!d.Allowed || d.Grant.TTL < tc.lo || d.Grant.TTL > tc.hi):
+			t.Errorf("%s: allowed %v, %+v, want a TTL in [%s, %s]", tc.name, d.Allowed, d.Grant, tc.lo, tc.hi)
+		}
+	}
+}
+
 func TestRulesTLS(t *testing.T) {
 	rs := mustRules(t, goodRules)
 	id := &Identity{Source: SourceTLS, Subject: "CN=dev-7,OU=devices,O=Acme", Username: "dev-7",
