@@ -9,15 +9,16 @@ import (
 
 // fastParse reads the block-style subset of YAML that natsauth export
 // writes — block mappings and sequences, one-line plain and quoted
-// scalars, one-line flow lists, empty flow mappings, comments — into the node tree yaml.v3
-// builds for the same text (kinds, tags, styles, values, lines and
-// columns). It reports ok false for anything outside that subset, valid
-// YAML or not, and the caller then parses with yaml.v3, which stays the
-// reference: FuzzFastYAML checks that whenever fastParse accepts a text,
-// yaml.v3 accepts it too and builds the same tree.
+// scalars, one-line flow lists, empty flow mappings, comments — into the
+// node tree yaml.v3 builds for the same text (kinds, tags, styles, values,
+// lines and columns). It reports ok false for anything outside that
+// subset, valid YAML or not, and the caller then parses with yaml.v3,
+// which stays the reference: FuzzFastYAML checks that whenever fastParse
+// accepts a text, yaml.v3 accepts it too and builds the same tree.
 //
 // yaml.v3 reads about 12 MB/s here, so a file of 10,000 accounts took a
-// second to parse, half of a plan's time; this reads it ten times faster.
+// second to parse, half of a plan's time; with this reader parsing and
+// decoding it takes 0.4 s.
 func fastParse(data []byte) (doc *yaml.Node, ok bool) {
 	for _, c := range data {
 		// ASCII only (columns are then bytes), no tabs or carriage returns.
