@@ -151,11 +151,10 @@ func (r *Resolver) refresh(ctx context.Context, account, hint string) {
 		rb := readBack{account: account, hint: hint, early: time.Now()}
 		select {
 		case r.readBacks <- rb:
-			return
-		default: // the read-back goroutine is behind: read here
-			r.readBack(ctx, s, rb)
-			return
+		default:
+			r.readBack(ctx, s, rb) // the read-back goroutine is behind: read here
 		}
+		return
 	}
 	r.readBack(ctx, s, readBack{account: account, hint: hint})
 }
