@@ -1,13 +1,17 @@
 package console_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/console"
@@ -343,5 +347,69 @@ func TestSavedButNotAppliedIs202(t *testing.T) {
 	}
 	if acc, _ := e.m.Home().Account("Team"); acc.Claims.Limits.Subs != 77 {
 		t.Errorf("the change is not saved in the home: %d", acc.Claims.Limits.Subs)
+	}
+}
+
+// A refused connect stays in the console's auth-failure history when the
+// console restarts: it is kept beside the home's store, not only in the
+// console's memory.
+func TestAuthFailuresSurviveRestart(t *testing.T) {
+	e := newEnv(t)
+	akp, _ := nkeys.CreateAccount()
+	apub, _ := akp.PublicKey()
+	ukp, _ := nkeys.CreateUser()
+	upub, _ := ukp.PublicKey()
+	uc := jwt.NewUserClaims(upub)
+	uc.IssuerAccount = apub
+	tok, err := uc.Encode(akp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := ukp.Seed()
+	listed := func(c *client) bool {
+		var v console.FailuresView
+		if st := c.do("GET", "/api/auth-failures?since=1h", nil, &v); st != 200 {
+			t.Fatalf("auth failures: %d", st)
+		}
+		for _, r := range v.Failures {
+			if r.User == upub && r.Cause == "unknown_account" {
+				return true
+			}
+		}
+		return false
+	}
+	// The console follows the servers' events once it has connected:
+	// connect (and be refused) until it lists a refusal.
+	admin := e.login("admin")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := nats.Connect(e.node.ClientURL(), nats.UserJWTAndSeed(tok, string(seed)), nats.NoReconnect(),
+			nats.Name("stranger")); err == nil {
+			t.Fatal("a user of an unknown account connected")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if listed(admin) {
+			break
+		}
+		if time.Now().After(deadline) {
+			var v console.FailuresView
+			admin.do("GET", "/api/auth-failures?since=1h", nil, &v)
+			t.Fatalf("the refused connect is not listed: %+v", v)
+		}
+	}
+	// A new console over the same home, started without a server to
+	// follow: what it lists comes from what the first one kept.
+	e.srv.Close()
+	srv, err := console.New(console.Config{Manager: e.m, Access: e.acc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e.http.Config.Handler = srv
+	if !listed(e.login("admin")) {
+		t.Fatal("the refused connect is gone after the console restarted")
 	}
 }

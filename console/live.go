@@ -33,6 +33,13 @@ func (l *eventLog) add(r sysevents.Record) {
 	}
 }
 
+// addAll adds recs, oldest first.
+func (l *eventLog) addAll(recs []sysevents.Record) {
+	for _, r := range recs {
+		l.add(r)
+	}
+}
+
 // since returns failures at or after t, newest first, optionally of one
 // account (public key).
 func (l *eventLog) since(t time.Time, account string) []sysevents.Record {
@@ -62,7 +69,7 @@ func (s *Server) follow(ctx context.Context) {
 			nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 			stop, ferr := sysevents.Follow(nc, func(r sysevents.Record) {
 				if r.Type == "auth_error" {
-					s.events.add(r)
+					s.recordFailure(r)
 				}
 			})
 			if ferr == nil {

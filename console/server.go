@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,7 @@ import (
 	"github.com/natsauth/natsauth/audit"
 	"github.com/natsauth/natsauth/console/access"
 	"github.com/natsauth/natsauth/manage"
+	"github.com/natsauth/natsauth/sysevents"
 )
 
 //go:embed web
@@ -68,6 +70,13 @@ type Server struct {
 	routes  []route
 	limiter *limiter
 	events  *eventLog
+	// failStore keeps the auth failures across restarts (failurelog.go);
+	// nil keeps them in memory only.
+	failStore   failureStore
+	failStoreAt string
+	pending     chan sysevents.Record
+	keeping     atomic.Bool // failures go to failStore
+	dropped     atomic.Uint64
 
 	mu     sync.Mutex
 	nc     *nats.Conn
@@ -92,7 +101,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.LoginWindow = 15 * time.Minute
 	}
 	s := &Server{cfg: cfg, m: cfg.Manager, acc: cfg.Access, log: cfg.Logger, mux: http.NewServeMux(),
-		limiter: newLimiter(cfg.LoginLimit, cfg.LoginWindow), events: newEventLog(10000)}
+		limiter: newLimiter(cfg.LoginLimit, cfg.LoginWindow), events: newEventLog(FailureKeep),
+		pending: make(chan sysevents.Record, 4096)}
 	s.routes = s.table()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
@@ -118,6 +128,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
+	s.openFailures(ctx)
 	// Read every account now rather than on the first list request.
 	s.wg.Add(1)
 	go func() {
@@ -147,7 +158,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopEv != nil {
 		s.stopEv()
 	}
@@ -155,6 +165,8 @@ func (s *Server) Close() error {
 		s.nc.Close()
 		s.nc = nil
 	}
+	s.mu.Unlock()
+	s.closeFailures() // no event arrives any more
 	return nil
 }
 
