@@ -2,7 +2,6 @@ package authority
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+	"github.com/natsauth/natsauth/internal/jwtpeek"
 )
 
 // Bulk reads and writes for Reconcile, which looks at and may change every
@@ -66,14 +65,9 @@ func parallelN(n, workers int, f func(i int)) {
 // JWT the home publishes is checked by the trust policy on its way to a
 // store.
 func decodeUnverified(tok string, v any) error {
-	first := strings.IndexByte(tok, '.')
-	last := strings.LastIndexByte(tok, '.')
-	if first < 0 || last <= first {
-		return errors.New("not a JWT (want header.payload.signature)")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok[first+1 : last])
+	raw, err := jwtpeek.Payload(tok)
 	if err != nil {
-		return fmt.Errorf("JWT payload: %w", err)
+		return err
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("JWT payload: %w", err)
@@ -97,7 +91,7 @@ type snapshot struct {
 // lazyClaims are a user's claims as stored, not decoded yet.
 type lazyClaims struct {
 	json []byte
-	hdr  header
+	hdr  jwtpeek.Header
 }
 
 // claims decodes u's claims if they are not yet. Users of one account are
@@ -203,13 +197,13 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 			return nil, nil, nil, fmt.Errorf("read user %s of %s: %w", un, name, err)
 		}
 		u := &UserInfo{Account: name, AccountPub: acc.Pub, Name: un, JWT: tok}
-		payload, err := jwtPayload(tok)
+		payload, err := jwtpeek.Payload(tok)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read user %s: %s: %w", un, p, err)
 		}
-		hdr, ok := scanHeader(payload)
-		if ok && hdr.sub != "" {
-			u.Pub = hdr.sub
+		hdr, ok := jwtpeek.Scan(payload)
+		if ok && hdr.Subject != "" {
+			u.Pub = hdr.Subject
 		} else {
 			uc := &jwt.UserClaims{}
 			if err := json.Unmarshal(payload, uc); err != nil {
@@ -230,115 +224,6 @@ func (h *Home) readAccountFast(name string, withUsers bool) (*AccountInfo, []*Us
 		su[i], sp[i] = users[k], payloads[k]
 	}
 	return acc, su, sp, nil
-}
-
-// jwtPayload returns the JSON claims of a JWT, unchecked.
-func jwtPayload(tok string) ([]byte, error) {
-	first := strings.IndexByte(tok, '.')
-	last := strings.LastIndexByte(tok, '.')
-	if first < 0 || last <= first {
-		return nil, errors.New("not a JWT (want header.payload.signature)")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok[first+1 : last])
-	if err != nil {
-		return nil, fmt.Errorf("JWT payload: %w", err)
-	}
-	return raw, nil
-}
-
-// header is what comes before "nats" in a JWT's claims, as jwt writes
-// them: enough to know whose they are and to re-create them.
-type header struct {
-	aud, jti, iss, sub string
-	iat                int64
-}
-
-// scanHeader reads the top-level claims of payload up to "nats" without
-// decoding the rest; ok is false when the claims are not as jwt writes
-// them (then they are decoded in full).
-func scanHeader(p []byte) (h header, ok bool) {
-	i := 0
-	skip := func() {
-		for i < len(p) && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
-			i++
-		}
-	}
-	// raw returns a string's bytes, unquoted only when it has escapes.
-	raw := func() ([]byte, bool) {
-		if i >= len(p) || p[i] != '"' {
-			return nil, false
-		}
-		start, escaped := i, false
-		for i++; i < len(p); i++ {
-			switch p[i] {
-			case '\\':
-				i++
-				escaped = true
-			case '"':
-				i++
-				if !escaped {
-					return p[start+1 : i-1], true
-				}
-				s, err := strconv.Unquote(string(p[start:i]))
-				return []byte(s), err == nil
-			}
-		}
-		return nil, false
-	}
-	skip()
-	if i >= len(p) || p[i] != '{' {
-		return h, false
-	}
-	i++
-	for {
-		skip()
-		key, ok := raw()
-		if !ok {
-			return h, false
-		}
-		skip()
-		if i >= len(p) || p[i] != ':' {
-			return h, false
-		}
-		i++
-		skip()
-		if string(key) == "nats" {
-			return h, true
-		}
-		if i < len(p) && p[i] == '"' {
-			v, ok := raw()
-			if !ok {
-				return h, false
-			}
-			switch string(key) {
-			case "aud":
-				h.aud = string(v)
-			case "jti":
-				h.jti = string(v)
-			case "iss":
-				h.iss = string(v)
-			case "sub":
-				h.sub = string(v)
-			}
-		} else {
-			start := i
-			for i < len(p) && (p[i] == '-' || p[i] >= '0' && p[i] <= '9') {
-				i++
-			}
-			n, err := strconv.ParseInt(string(p[start:i]), 10, 64)
-			if err != nil {
-				return h, false
-			}
-			if string(key) == "iat" {
-				h.iat = n
-			}
-		}
-		skip()
-		if i >= len(p) || p[i] != ',' {
-			return h, false
-		}
-		i++
-	}
 }
 
 // bulkThreshold is the number of steps from which a transaction commits

@@ -154,29 +154,3 @@ func TestUnchangedUsersTakeTheFastPath(t *testing.T) {
 		t.Fatalf("%d of 7 unchanged users took the fast path", n)
 	}
 }
-
-// scanHeader reads what json would, or says it cannot.
-func TestScanHeader(t *testing.T) {
-	u, _ := nkeys.CreateUser()
-	a, _ := nkeys.CreateAccount()
-	uc := jwt.NewUserClaims(pubKey(u))
-	uc.Name, uc.Audience = `a "quoted" name \ with <escapes>`, "aud"
-	tok, err := uc.Encode(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := jwtPayload(tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, ok := scanHeader(p)
-	dec, _ := jwt.DecodeUserClaims(tok)
-	if !ok || h.sub != dec.Subject || h.iss != dec.Issuer || h.jti != dec.ID || h.iat != dec.IssuedAt || h.aud != "aud" {
-		t.Fatalf("header %+v (%v), claims %+v", h, ok, dec.ClaimsData)
-	}
-	for _, bad := range []string{``, `[]`, `{"sub":}`, `{"sub":"x"`, `{"iat":1.5,"nats":{}}`, `{"sub":"\x"}`} {
-		if _, ok := scanHeader([]byte(bad)); ok {
-			t.Errorf("scanHeader(%q) is ok", bad)
-		}
-	}
-}

@@ -264,16 +264,16 @@ func (r *reconciler) defaultSigner(ap *accountPlan) string {
 func (r *reconciler) unchangedUser(ap *accountPlan, d *DesiredUser, cur *UserInfo) *userPlan {
 	stored := r.snap.payload[cur]
 	payload, hdr := stored.json, stored.hdr
-	if hdr.sub != cur.Pub || d.PublicKey != "" && d.PublicKey != cur.Pub || CheckName("user", d.Name) != nil {
+	if hdr.Subject != cur.Pub || d.PublicKey != "" && d.PublicKey != cur.Pub || CheckName("user", d.Name) != nil {
 		return nil
 	}
 	q := newProblems("")
 	uc := &jwt.UserClaims{}
-	uc.Audience, uc.ID, uc.IssuedAt, uc.Subject, uc.Name = hdr.aud, hdr.jti, hdr.iat, cur.Pub, d.Name
+	uc.Audience, uc.ID, uc.IssuedAt, uc.Subject, uc.Name = hdr.Aud, hdr.ID, hdr.IssuedAt, cur.Pub, d.Name
 	uc.Type, uc.Version = jwt.UserClaim, 2
 	uc.Tags = jwt.TagList(normTags(d.Tags, nil))
 	uc.Expires, uc.NotBefore = unixOrZero(d.Expires), unixOrZero(d.Start)
-	k := hdr.iss
+	k := hdr.Issuer
 	if d.SigningKey != "" {
 		k = ""
 		for key := range ap.ac.SigningKeys {
@@ -281,7 +281,7 @@ func (r *reconciler) unchangedUser(ap *accountPlan, d *DesiredUser, cur *UserInf
 				k = key
 			}
 		}
-		if k != hdr.iss || !sameJSON(d.Permissions, DefaultUserLimits()) && !sameJSON(d.Permissions, jwt.UserPermissionLimits{}) {
+		if k != hdr.Issuer || !sameJSON(d.Permissions, DefaultUserLimits()) && !sameJSON(d.Permissions, jwt.UserPermissionLimits{}) {
 			return nil
 		}
 	} else {

@@ -2,16 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/natsauth/natsauth/audit"
+	"github.com/natsauth/natsauth/internal/jwtpeek"
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
 )
@@ -298,15 +297,15 @@ type claims struct {
 }
 
 // peekClaims reads a JWT's payload without checking its signature: only
-// for indexing what is already stored.
+// for indexing what is already stored. The claims before "nats" are
+// scanned, not decoded with the rest (an account's revocations).
 func peekClaims(token string) (claims, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return claims{}, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	raw, err := jwtpeek.Payload(token)
 	if err != nil {
 		return claims{}, false
+	}
+	if h, ok := jwtpeek.Scan(raw); ok {
+		return claims{IssuedAt: h.IssuedAt, ID: h.ID, Issuer: h.Issuer, Expires: h.Expires}, true
 	}
 	var c claims
 	if err := json.Unmarshal(raw, &c); err != nil {
