@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,6 +236,11 @@ func (n *Node) onAuthError(m *nats.Msg) {
 }
 
 func (n *Node) onDisconnect(m *nats.Msg, serverID string) {
+	// Every server of a cluster sees every disconnect: skip the others'
+	// without decoding them (a server ID is plain base32, never escaped).
+	if !bytes.Contains(m.Data, []byte(`"id":"`+serverID+`"`)) {
+		return
+	}
 	var ev server.DisconnectEventMsg
 	if err := json.Unmarshal(m.Data, &ev); err != nil {
 		n.log.Warn("unreadable disconnect event", "err", err)
