@@ -35,7 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/natsauth/natsauth/store"
 	"github.com/natsauth/natsauth/trust"
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	s := &Store{cfg: cfg, log: log.With("store", "sqlite", "path", cfg.Path), db: db}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateWhenFree(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
 	}
@@ -185,6 +186,33 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite store %s: prepare: %w", cfg.Path, err)
 	}
 	return s, nil
+}
+
+// migrateWhenFree migrates, trying again for up to the busy timeout while
+// SQLite answers BUSY at once: processes opening a new file together race
+// to switch it to WAL mode, and SQLite does not wait (busy_timeout) for a
+// connection that is switching the journal mode or recovering the WAL.
+func (s *Store) migrateWhenFree(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.BusyTimeout)
+	for {
+		err := s.migrate(ctx)
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports SQLite's SQLITE_BUSY (any extended code of it).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // createFile makes the database file 0600 in a 0700 directory before
