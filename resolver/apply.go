@@ -166,6 +166,10 @@ type readBack struct {
 	early         time.Time
 }
 
+// readBackDelay is how long after applying a change from its event the
+// read-back waits.
+const readBackDelay = 25 * time.Millisecond
+
 // readBackLoop does the read-backs that refresh leaves to it, until ctx
 // ends.
 func (r *Resolver) readBackLoop(ctx context.Context) {
@@ -174,6 +178,11 @@ func (r *Resolver) readBackLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case rb := <-r.readBacks:
+			// Let the change finish reaching the other nodes first: on a
+			// host they share, the read would take CPU from them.
+			if !sleep(ctx, time.Until(rb.early.Add(readBackDelay))) {
+				return
+			}
 			if s := r.server(); s != nil {
 				r.readBack(ctx, s, rb)
 			}
