@@ -2,14 +2,12 @@ package resolver
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/natsauth/natsauth/internal/jwtpeek"
 	"github.com/natsauth/natsauth/store"
 )
 
@@ -345,20 +343,6 @@ func (r *Resolver) LocalSynced() bool { return r.local != nil && r.local.synced.
 // signature: what the copy needs to compare versions. nats-server checks
 // every JWT it is served.
 func peekIssued(token string) (int64, string, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return 0, "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return 0, "", false
-	}
-	var c struct {
-		IssuedAt int64  `json:"iat"`
-		ID       string `json:"jti"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return 0, "", false
-	}
-	return c.IssuedAt, c.ID, true
+	h, ok := jwtpeek.Claims(token)
+	return h.IssuedAt, h.ID, ok
 }

@@ -8,6 +8,7 @@ package jwtpeek
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,7 +37,8 @@ func Payload(tok string) ([]byte, error) {
 
 // Scan reads the top-level claims of payload up to "nats"; ok is false
 // when the payload is not laid out as the jwt library writes it (every
-// top-level claim a string or a whole number, "nats" after them).
+// top-level claim a string or a whole number, iat and sub among them,
+// "nats" after them).
 func Scan(p []byte) (h Header, ok bool) {
 	i := 0
 	skip := func() {
@@ -84,7 +86,8 @@ func Scan(p []byte) (h Header, ok bool) {
 		i++
 		skip()
 		if string(key) == "nats" {
-			return h, true
+			// The jwt library writes iat and sub (and jti) before "nats".
+			return h, h.IssuedAt != 0 && h.Subject != ""
 		}
 		if i < len(p) && p[i] == '"' {
 			v, ok := raw()
@@ -123,4 +126,29 @@ func Scan(p []byte) (h Header, ok bool) {
 		}
 		i++
 	}
+}
+
+// Claims returns the header claims of token: scanned when the payload is
+// laid out as the jwt library writes it, else decoded in full. ok is false
+// for a token whose payload is not JSON.
+func Claims(token string) (h Header, ok bool) {
+	raw, err := Payload(token)
+	if err != nil {
+		return Header{}, false
+	}
+	if h, ok := Scan(raw); ok {
+		return h, true
+	}
+	var c struct {
+		Aud      string `json:"aud"`
+		Expires  int64  `json:"exp"`
+		ID       string `json:"jti"`
+		IssuedAt int64  `json:"iat"`
+		Issuer   string `json:"iss"`
+		Subject  string `json:"sub"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return Header{}, false
+	}
+	return Header{Aud: c.Aud, ID: c.ID, Issuer: c.Issuer, Subject: c.Subject, IssuedAt: c.IssuedAt, Expires: c.Expires}, true
 }

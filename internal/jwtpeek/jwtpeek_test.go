@@ -1,6 +1,7 @@
 package jwtpeek
 
 import (
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ func TestScanUser(t *testing.T) {
 	}
 	dec, _ := jwt.DecodeUserClaims(tok)
 	sameHeader(t, tok, dec.ClaimsData)
-	for _, bad := range []string{``, `[]`, `{"sub":}`, `{"sub":"x"`, `{"iat":1.5,"nats":{}}`, `{"sub":"\x"}`, `{"sub":"x"}`} {
+	for _, bad := range []string{``, `[]`, `{"sub":}`, `{"sub":"x"`, `{"iat":1.5,"nats":{}}`, `{"sub":"\x"}`, `{"sub":"x"}`,
+		`{"nats":{},"iat":1,"sub":"x"}`, `{"sub":"x","nats":{}}`, `{"iat":1,"nats":{}}`} {
 		if _, ok := Scan([]byte(bad)); ok {
 			t.Errorf("Scan(%q) is ok", bad)
 		}
@@ -72,5 +74,30 @@ func sameHeader(t *testing.T, tok string, want jwt.ClaimsData) {
 	if !ok || h.Subject != want.Subject || h.Issuer != want.Issuer || h.ID != want.ID || h.IssuedAt != want.IssuedAt ||
 		h.Aud != want.Audience || h.Expires != want.Expires {
 		t.Fatalf("header %+v (%v), claims %+v", h, ok, want)
+	}
+}
+
+// Claims scans a payload the jwt library wrote and decodes any other in
+// full; a token that is no JWT gives nothing.
+func TestClaims(t *testing.T) {
+	enc := func(payload string) string {
+		return "eyJhbGciOiJlZDI1NTE5LW5rZXkifQ." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".sig"
+	}
+	for _, tc := range []struct {
+		name, tok string
+		want      Header
+		ok        bool
+	}{
+		{"as jwt writes it", enc(`{"exp":9,"jti":"J","iat":7,"iss":"I","sub":"S","nats":{"x":1}}`),
+			Header{ID: "J", Issuer: "I", Subject: "S", IssuedAt: 7, Expires: 9}, true},
+		{"nats first", enc(`{"nats":{"x":1},"iat":7,"jti":"J","sub":"S"}`), Header{ID: "J", Subject: "S", IssuedAt: 7}, true},
+		{"no nats", enc(`{"iat":7,"jti":"J"}`), Header{ID: "J", IssuedAt: 7}, true},
+		{"not JSON", enc(`not json`), Header{}, false},
+		{"not a JWT", "abc", Header{}, false},
+	} {
+		got, ok := Claims(tc.tok)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%s: %+v %v, want %+v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
 	}
 }

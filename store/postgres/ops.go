@@ -297,21 +297,10 @@ type claims struct {
 }
 
 // peekClaims reads a JWT's payload without checking its signature: only
-// for indexing what is already stored. The claims before "nats" are
-// scanned, not decoded with the rest (an account's revocations).
+// for indexing what is already stored.
 func peekClaims(token string) (claims, bool) {
-	raw, err := jwtpeek.Payload(token)
-	if err != nil {
-		return claims{}, false
-	}
-	if h, ok := jwtpeek.Scan(raw); ok {
-		return claims{IssuedAt: h.IssuedAt, ID: h.ID, Issuer: h.Issuer, Expires: h.Expires}, true
-	}
-	var c claims
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return claims{}, false
-	}
-	return c, true
+	h, ok := jwtpeek.Claims(token)
+	return claims{IssuedAt: h.IssuedAt, ID: h.ID, Issuer: h.Issuer, Expires: h.Expires}, ok
 }
 
 // Scan calls fn for every stored record in one query (store.Scanner). A
