@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -63,7 +64,14 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	na := startCluster(b, clusterConfigs(b, kitRoot(op), pgURL, 3, false)).urls()
+	cfgs := clusterConfigs(b, kitRoot(op), pgURL, 3, false)
+	if os.Getenv("NATSAUTH_BENCH_LOCAL_COPY") != "" {
+		// As natsauth serve from a home runs: each node keeps a local copy.
+		for i := range cfgs {
+			cfgs[i].LocalCopyDir = b.TempDir()
+		}
+	}
+	na := startCluster(b, cfgs).urls()
 	var stock []string
 	for _, s := range startStock(b, op, []*testkit.Account{sAcc}, 3) {
 		stock = append(stock, s.ClientURL())

@@ -104,6 +104,10 @@ func (l *local) requestSync() {
 	}
 }
 
+// localWriteDelay is how long the writer of the local copy waits after a
+// change before it writes.
+const localWriteDelay = 20 * time.Millisecond
+
 // localWriter writes queued changes and sync batches until ctx ends, then
 // writes what is still queued.
 func (r *Resolver) localWriter(ctx context.Context) {
@@ -114,6 +118,14 @@ func (r *Resolver) localWriter(ctx context.Context) {
 			r.localFlush()
 			return
 		case <-l.wake:
+			// Write a moment later, in one transaction with whatever else
+			// comes meanwhile: the commit (an fsync) then does not compete
+			// with applying the change, and a burst is one commit. Reads
+			// see queued changes at once (local.get).
+			if !sleep(ctx, localWriteDelay) {
+				r.localFlush()
+				return
+			}
 			r.localFlush()
 		case b := <-l.batchC:
 			r.localFlush() // changes queued before the batch go first
