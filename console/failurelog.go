@@ -182,12 +182,7 @@ func (f *fileFailures) add(_ context.Context, recs []sysevents.Record) error {
 		for i < len(all) && all[i].Time.Before(cut) {
 			i++
 		}
-		var b []byte
-		for _, r := range all[i:] {
-			raw, _ := json.Marshal(r)
-			b = append(append(b, raw...), '\n')
-		}
-		if err := fsx.WriteFile(f.path, b, 0o600); err != nil {
+		if err := fsx.WriteFile(f.path, jsonLines(all[i:]), 0o600); err != nil {
 			return err
 		}
 		f.lines = len(all) - i
@@ -197,12 +192,7 @@ func (f *fileFailures) add(_ context.Context, recs []sysevents.Record) error {
 	if err != nil {
 		return err
 	}
-	var b []byte
-	for _, r := range recs {
-		raw, _ := json.Marshal(r)
-		b = append(append(b, raw...), '\n')
-	}
-	if _, err := fh.Write(b); err != nil {
+	if _, err := fh.Write(jsonLines(recs)); err != nil {
 		fh.Close()
 		return err
 	}
@@ -211,6 +201,16 @@ func (f *fileFailures) add(_ context.Context, recs []sysevents.Record) error {
 }
 
 func (f *fileFailures) close() error { return nil }
+
+// jsonLines encodes recs one JSON object per line.
+func jsonLines(recs []sysevents.Record) []byte {
+	var b []byte
+	for _, r := range recs {
+		raw, _ := json.Marshal(r)
+		b = append(append(b, raw...), '\n')
+	}
+	return b
+}
 
 // keepFailures writes the failures queued on s.pending to the failure
 // store until ctx ends, a batch at a time.
